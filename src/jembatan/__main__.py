@@ -1,0 +1,3 @@
+from jembatan.cli import main
+
+main()

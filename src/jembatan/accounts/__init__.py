@@ -1,0 +1,1 @@
+"""People on a node: accounts, roles, sessions, two-factor login and API tokens."""

@@ -1,0 +1,73 @@
+"""Roles and the permissions each carries. API-token scopes use the same names."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from jembatan.errors import InvalidInput
+
+
+def N_(message: str) -> str:  # noqa: N802  (marks text for translation)
+    return message
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OFFICER = "officer"
+    ANALYST = "analyst"
+    AUDITOR = "auditor"
+
+
+ROLE_LABELS = {
+    Role.ADMIN.value: N_("Administrator"),
+    Role.OFFICER.value: N_("Officer"),
+    Role.ANALYST.value: N_("Analyst"),
+    Role.AUDITOR.value: N_("Auditor"),
+}
+
+# Scope name -> what it allows; capabilities add theirs as they land.
+SCOPES: dict[str, str] = {
+    "profile:read": N_("read the token owner's own profile"),
+    "users:read": N_("list the node's user accounts"),
+    "users:write": N_("create, change and disable user accounts"),
+}
+
+PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.ADMIN: frozenset(SCOPES),
+    Role.OFFICER: frozenset({"profile:read"}),
+    Role.ANALYST: frozenset({"profile:read"}),
+    Role.AUDITOR: frozenset({"profile:read"}),
+}
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise InvalidInput(
+            "unknown role {role!r}; choose one of: {choices}",
+            role=value,
+            choices=", ".join(r.value for r in Role),
+        ) from None
+
+
+def parse_scopes(values: list[str] | str) -> list[str]:
+    items = values.replace(",", " ").split() if isinstance(values, str) else values
+    scopes = sorted({s.strip() for s in items if s.strip()})
+    if not scopes:
+        raise InvalidInput("a token needs at least one scope")
+    for scope in scopes:
+        if scope not in SCOPES:
+            raise InvalidInput(
+                "unknown scope {scope!r}; known scopes: {known}",
+                scope=scope,
+                known=", ".join(SCOPES),
+            )
+    return scopes
+
+
+def allows(role: str, permission: str) -> bool:
+    try:
+        return permission in PERMISSIONS[Role(role)]
+    except ValueError:
+        return False

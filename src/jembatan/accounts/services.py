@@ -1,0 +1,259 @@
+"""Every change to an account goes through one function here, in one transaction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from jembatan.accounts import passwords, totp
+from jembatan.accounts.models import RecoveryCode, User, WebSession
+from jembatan.accounts.roles import parse_role
+from jembatan.crypto.secretbox import SecretBox
+from jembatan.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthenticated
+from jembatan.node.context import Node
+from jembatan.store.schema import utcnow
+
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+LOCKED_MESSAGE = "too many failed attempts; the account is locked for a while, try again later"
+LOGIN_FAILED = "wrong user name or password"
+LANGUAGES = ("en", "id")
+
+
+def _totp_box(node: Node) -> SecretBox:
+    return SecretBox(node.secret, "totp")
+
+
+def _get(s: Session, user_id: int) -> User:
+    user = s.get(User, user_id)
+    if user is None:
+        raise NotFound("no user with id {id}", id=user_id)
+    return user
+
+
+def get_user(node: Node, user_id: int) -> User:
+    with node.db() as s:
+        return _get(s, user_id)
+
+
+def find_user(node: Node, username: str) -> User:
+    with node.db() as s:
+        user = s.scalar(select(User).where(User.username == username.lower()))
+    if user is None:
+        raise NotFound("no user named {name!r}", name=username)
+    return user
+
+
+def list_users(node: Node) -> list[User]:
+    with node.db() as s:
+        return list(s.scalars(select(User).order_by(User.username)))
+
+
+def count_users(node: Node) -> int:
+    with node.db() as s:
+        return s.scalar(select(func.count()).select_from(User)) or 0
+
+
+def create_user(
+    node: Node, username: str, password: str, role: str, display_name: str = ""
+) -> User:
+    username = username.strip().lower()
+    if not _USERNAME.match(username):
+        raise InvalidInput(
+            "user name must be 2-64 characters: lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    parsed_role = parse_role(role)
+    passwords.check_rules(password, username)
+    with node.transaction() as s:
+        if s.scalar(select(User.id).where(User.username == username)) is not None:
+            raise Conflict("a user named {name!r} already exists", name=username)
+        user = User(
+            username=username,
+            display_name=display_name.strip()[:200],
+            role=parsed_role.value,
+            password_hash=passwords.hash_password(password),
+        )
+        s.add(user)
+        s.flush()
+        return user
+
+
+def update_user(
+    node: Node, user_id: int, role: str | None = None, disabled: bool | None = None
+) -> User:
+    """Change role and/or disable; disabling ends the user's sessions at once (tokens stop
+    working while the account is disabled)."""
+    parsed = parse_role(role) if role is not None else None
+    with node.transaction() as s:
+        user = _get(s, user_id)
+        if parsed is not None:
+            user.role = parsed.value
+        if disabled is not None:
+            user.disabled = disabled
+            if disabled:
+                s.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        return user
+
+
+def set_language(node: Node, user_id: int, language: str) -> None:
+    if language not in LANGUAGES:
+        raise InvalidInput("language must be one of {choices}", choices=", ".join(LANGUAGES))
+    with node.transaction() as s:
+        _get(s, user_id).language = language
+
+
+def change_password(node: Node, user_id: int, current: str, new: str) -> None:
+    with node.transaction() as s:
+        user = _get(s, user_id)
+        if not passwords.verify_password(user.password_hash, current):
+            raise InvalidInput("the current password is wrong")
+        passwords.check_rules(new, user.username)
+        user.password_hash = passwords.hash_password(new)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User
+    needs_second_factor: bool
+
+
+def _register_failure(node: Node, s: Session, user: User) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= node.settings.login_max_failures:
+        user.locked_until = utcnow() + timedelta(minutes=node.settings.lockout_minutes)
+        user.failed_logins = 0
+
+
+def _is_locked(user: User) -> bool:
+    return user.locked_until is not None and user.locked_until > utcnow()
+
+
+def check_password_login(node: Node, username: str, password: str) -> LoginResult:
+    """First login step. Failures count towards a temporary lockout of the account."""
+    refusal: Exception | None = None
+    with node.transaction() as s:
+        user = s.scalar(select(User).where(User.username == username.strip().lower()))
+        ok = passwords.verify_password(user.password_hash if user else None, password)
+        if user is None:
+            raise Unauthenticated(LOGIN_FAILED)
+        if _is_locked(user):
+            raise TooManyAttempts(LOCKED_MESSAGE)
+        if not ok:
+            _register_failure(node, s, user)  # committed: the failure must count
+            refusal = TooManyAttempts(LOCKED_MESSAGE) if _is_locked(user) else None
+            refusal = refusal or Unauthenticated(LOGIN_FAILED)
+        elif user.disabled:
+            refusal = Unauthenticated(LOGIN_FAILED)
+        else:
+            if passwords.needs_rehash(user.password_hash):
+                user.password_hash = passwords.hash_password(password)
+            if not user.totp_enabled:
+                _login_succeeded(user)
+    if refusal is not None:
+        raise refusal
+    return LoginResult(user, user.totp_enabled)
+
+
+def _login_succeeded(user: User) -> None:
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = utcnow()
+
+
+def check_second_factor(node: Node, user_id: int, code: str) -> bool:
+    """Second login step: a TOTP code or an unused recovery code (then spent).
+
+    Returns True when a recovery code was used, so the portal can say how many remain.
+    """
+    with node.transaction() as s:
+        user = _get(s, user_id)
+        if _is_locked(user):
+            raise TooManyAttempts(LOCKED_MESSAGE)
+        if not user.totp_enabled or not user.totp_secret:
+            raise InvalidInput("two-factor login is not enrolled for this account")
+        secret = _totp_box(node).open(user.totp_secret)
+        step = totp.match_step(secret, code, user.totp_last_step)
+        if step is not None:
+            user.totp_last_step = step
+            _login_succeeded(user)
+            return False
+        spent = cast(
+            CursorResult[Any],
+            s.execute(
+                update(RecoveryCode)
+                .where(
+                    RecoveryCode.user_id == user_id,
+                    RecoveryCode.code_hash == totp.hash_recovery_code(code),
+                    RecoveryCode.used_at.is_(None),
+                )
+                .values(used_at=utcnow())
+            ),
+        ).rowcount
+        if spent:
+            _login_succeeded(user)
+            return True
+        _register_failure(node, s, user)  # committed: the failure must count
+        locked = _is_locked(user)
+    if locked:
+        raise TooManyAttempts(LOCKED_MESSAGE)
+    raise Unauthenticated("that code is not valid; check the time on your device")
+
+
+def begin_totp_enrolment(node: Node, user_id: int) -> str:
+    """A new secret, kept sealed but not yet active until a code confirms it."""
+    with node.transaction() as s:
+        user = _get(s, user_id)
+        if user.totp_enabled:
+            raise Conflict("two-factor login is already enrolled; disable it first")
+        if user.totp_secret:
+            return _totp_box(node).open(user.totp_secret)
+        secret = totp.new_secret()
+        user.totp_secret = _totp_box(node).seal(secret)
+        return secret
+
+
+def confirm_totp_enrolment(node: Node, user_id: int, code: str) -> list[str]:
+    """Activate two-factor login; returns the recovery codes, shown to the user once."""
+    with node.transaction() as s:
+        user = _get(s, user_id)
+        if user.totp_enabled:
+            raise Conflict("two-factor login is already enrolled")
+        if not user.totp_secret:
+            raise InvalidInput("start the enrolment first")
+        step = totp.match_step(_totp_box(node).open(user.totp_secret), code, user.totp_last_step)
+        if step is None:
+            raise InvalidInput("that code is not valid; check the time on your device")
+        user.totp_enabled = True
+        user.totp_last_step = step
+        codes = totp.new_recovery_codes()
+        s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        s.add_all(
+            RecoveryCode(user_id=user_id, code_hash=totp.hash_recovery_code(c)) for c in codes
+        )
+        return codes
+
+
+def disable_totp(node: Node, user_id: int) -> None:
+    with node.transaction() as s:
+        user = _get(s, user_id)
+        user.totp_enabled = False
+        user.totp_secret = None
+        user.totp_last_step = 0
+        s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+
+
+def unused_recovery_codes(node: Node, user_id: int) -> int:
+    with node.db() as s:
+        return (
+            s.scalar(
+                select(func.count())
+                .select_from(RecoveryCode)
+                .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+            )
+            or 0
+        )

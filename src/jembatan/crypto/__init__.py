@@ -1,0 +1,1 @@
+"""Cryptographic building blocks: secrets at rest, and (later) keys and JOSE envelopes."""

@@ -1,0 +1,1 @@
+"""A local federation for trying Jembatan: several nodes on one machine with sample data."""

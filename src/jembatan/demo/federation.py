@@ -1,0 +1,96 @@
+"""The demo federation as data, and the steps that set each node up on first start.
+
+Later capabilities add their sample data by appending to SEED_STEPS (run once, when a
+node's folder is created) or AFTER_START_STEPS (run every start, once all nodes answer).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from jembatan.accounts import services
+from jembatan.config import CONFIG_FILE, load_settings
+from jembatan.node.context import Node
+from jembatan.node.services import init_node
+
+PASSWORD = "jembatan-demo"  # noqa: S105  (printed at start: a demo, not a secret)
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class DemoNode:
+    member: str
+    name: str
+    offset: int  # port = base port + offset; the base port itself is the registry's
+
+    @property
+    def code(self) -> str:
+        return self.member.rsplit("/", 1)[1]
+
+    def port(self, base: int) -> int:
+        return base + self.offset
+
+    def url(self, base: int) -> str:
+        return f"http://{HOST}:{self.port(base)}"
+
+    def folder(self, root: Path) -> Path:
+        return root / self.code
+
+
+NODES = [
+    DemoNode("ASEAN/GOV/IDN-KEMENKES", "Kementerian Kesehatan Republik Indonesia", 1),
+    DemoNode("ASEAN/GOV/MYS-MOH", "Ministry of Health Malaysia", 2),
+    DemoNode("ASEAN/GOV/SGP-MOH", "Ministry of Health Singapore", 3),
+]
+
+# (user name, role, display name) on every demo node; all share PASSWORD.
+USERS = [
+    ("admin", "admin", "Demo administrator"),
+    ("officer", "officer", "Demo officer"),
+    ("auditor", "auditor", "Demo auditor"),
+]
+
+
+def demo_env() -> dict[str, str]:
+    """The environment for demo processes: always SQLite in the demo folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JEMBATAN_")}
+    env["JEMBATAN_LOG_FORMAT"] = "json"
+    return env
+
+
+def seed_users(spec: DemoNode, node: Node) -> None:
+    for username, role, display in USERS:
+        services.create_user(node, username, PASSWORD, role, display)
+
+
+SEED_STEPS: list[Callable[[DemoNode, Node], None]] = [seed_users]
+AFTER_START_STEPS: list[Callable[[list[DemoNode], Path, int], None]] = []
+
+
+def prepare(root: Path, base_port: int) -> list[tuple[DemoNode, bool]]:
+    """Create any node folder that is missing; (node, created now) for each."""
+    out = []
+    for spec in NODES:
+        folder = spec.folder(root)
+        created = not (folder / CONFIG_FILE).exists()
+        if created:
+            settings = load_settings(
+                folder, port=spec.port(base_port), host=HOST, database_url=None
+            )
+            init_node(
+                settings,
+                spec.member,
+                spec.name,
+                {"public_url": spec.url(base_port), "require_two_factor": False},
+            )
+            node = Node.open(load_settings(folder))
+            try:
+                for step in SEED_STEPS:
+                    step(spec, node)
+            finally:
+                node.close()
+        out.append((spec, created))
+    return out

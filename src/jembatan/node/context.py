@@ -1,0 +1,89 @@
+"""A running node's shared handles: settings, database, blob store and secret key."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from jembatan.config import Settings
+from jembatan.errors import ConfigError
+from jembatan.node.models import NodeIdentity
+from jembatan.store import migrations
+from jembatan.store.blobs import BlobStore
+from jembatan.store.db import check_reachable, open_engine, session_factory
+
+SECRET_FILE = "secret.key"  # noqa: S105  (a file name)
+
+
+def read_secret(settings: Settings) -> bytes:
+    if settings.secret_key is not None:
+        value = settings.secret_key.get_secret_value().encode()
+        if len(value) < 32:
+            raise ConfigError("setting JEMBATAN_SECRET_KEY is invalid: use at least 32 characters")
+        return value
+    path = settings.data_dir / SECRET_FILE
+    try:
+        return base64.b64decode(path.read_text().strip(), validate=True)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"data folder {settings.data_dir} is not initialised (no {SECRET_FILE}); "
+            "run `jembatan init` first"
+        ) from None
+    except ValueError:
+        raise ConfigError(f"{path} is damaged: not base64") from None
+
+
+@dataclass
+class Node:
+    settings: Settings
+    engine: Engine
+    db: sessionmaker[Session]
+    blobs: BlobStore
+    secret: bytes
+    member_id: str = ""
+    name: str = ""
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings, require_current_schema: bool = True) -> Node:
+        """Open an initialised data folder; raise one clear error when it cannot serve."""
+        if not settings.data_dir.is_dir():
+            raise ConfigError(
+                f"setting JEMBATAN_DATA_DIR is invalid: {settings.data_dir} does not exist"
+            )
+        secret = read_secret(settings)
+        engine = open_engine(settings.db_url)
+        check_reachable(engine)
+        if require_current_schema and not migrations.is_current(engine):
+            raise ConfigError(
+                "database schema is not current; run `jembatan db upgrade` "
+                f"(at {migrations.current(engine)}, code expects {migrations.head()})"
+            )
+        node = cls(settings, engine, session_factory(engine), BlobStore(settings.blob_dir), secret)
+        with node.db() as s:
+            ident = s.scalar(select(NodeIdentity))
+        if ident is None and require_current_schema:
+            raise ConfigError("database holds no node identity; run `jembatan init` first")
+        if ident is not None:
+            node.member_id, node.name = ident.member_id, ident.name
+        return node
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed when the block ends, rolled back on any error."""
+        with self.db.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir

@@ -1,0 +1,42 @@
+"""The app factory: one FastAPI app per node."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import jembatan
+from jembatan.accounts import api as accounts_api
+from jembatan.accounts import pages as accounts_pages
+from jembatan.node import pages as node_pages
+from jembatan.node.context import Node
+from jembatan.web import ops, problems
+from jembatan.web.metrics import Metrics
+from jembatan.web.middleware import RequestContext
+from jembatan.web.pages import STATIC, Pages
+from jembatan.web.security import CookieJar
+
+# Capabilities with pages; each owns a templates/ folder.
+CAPABILITIES = ["accounts", "node"]
+
+
+def create_app(node: Node) -> FastAPI:
+    app = FastAPI(
+        title="Jembatan node API",
+        version=jembatan.__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.node = node
+    app.state.metrics = Metrics()
+    app.state.cookies = CookieJar(node)
+    app.state.pages = Pages(CAPABILITIES)
+    problems.install(app)
+    app.include_router(ops.router)
+    app.include_router(accounts_api.router)
+    app.include_router(accounts_pages.router)
+    app.include_router(node_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(RequestContext, metrics=app.state.metrics)
+    return app

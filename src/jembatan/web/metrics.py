@@ -1,0 +1,32 @@
+"""Prometheus metrics, one registry per app so several nodes can share a process in tests."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+import jembatan
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "jembatan_http_requests",
+            "HTTP requests answered, by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "jembatan_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["route"],
+            registry=self.registry,
+        )
+        self.logins = Counter(
+            "jembatan_logins",
+            "Portal login attempts, by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        info = Gauge("jembatan_build_info", "Software version", ["version"], registry=self.registry)
+        info.labels(version=jembatan.__version__).set(1)
