@@ -27,7 +27,7 @@ from jembatan.web.app import create_app
 
 POSTGRES = os.environ.get("JEMBATAN_TEST_POSTGRES")
 PASSWORD = "correct-horse-battery"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
 def pytest_report_header() -> str:
@@ -100,9 +100,11 @@ def add_user(node: Node, username: str = "alice", role: str = "admin") -> int:
 
 
 def csrf_of(html: str) -> str:
-    match = _CSRF.search(html)
-    assert match, "page has no CSRF field"
-    return match.group(1)
+    """The page's CSRF token; every form on the page must carry the same one."""
+    found = set(_CSRF.findall(html))
+    assert found, "page has no CSRF field"
+    assert len(found) == 1, f"forms disagree on the CSRF token: {found}"
+    return str(found.pop())
 
 
 def login(client: TestClient, username: str = "alice", password: str = PASSWORD) -> Any:

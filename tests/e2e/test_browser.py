@@ -1,0 +1,113 @@
+"""The main path in a real headless Chromium, with JavaScript switched off."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from jembatan.node.context import Node
+from tests.conftest import PASSWORD, LiveServer, NodeFactory, add_user, totp_now
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("JEMBATAN_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(java_script_enabled=False, locale="en-GB")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def secure_node(make_node: NodeFactory) -> Node:
+    node = make_node(require_two_factor=True)
+    add_user(node)
+    return node
+
+
+def _log_in(page: Page, url: str) -> None:
+    page.goto(url + "/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+    page.get_by_label("User name").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_login_enrol_logout_code_login_and_switch_language(secure_node: Node, page: Page) -> None:
+    with LiveServer(secure_node) as server:
+        _log_in(page, server.url)
+        # The node requires two-factor login: enrolment comes first.
+        expect(page).to_have_url(server.url + "/profile/two-factor")
+        expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
+        secret = page.locator("p.key").inner_text().strip()
+        page.get_by_label("Code").fill(totp_now(secret))
+        page.get_by_role("button", name="Turn on two-factor login").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Two-factor login is on")
+        expect(page.locator("#recovery-codes li")).to_have_count(10)
+        page.get_by_role("link", name="I have saved them, continue").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_role("status")).to_have_text("You have logged out.")
+
+        _log_in(page, server.url)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Two-factor login")
+        page.get_by_label("Code").fill(totp_now(secret, 30))  # the enrolment code is spent
+        page.get_by_role("button", name="Continue").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+        expect(page.get_by_text("Welcome, Alice.")).to_be_visible()
+
+        page.get_by_role("button", name="Bahasa Indonesia").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Dasbor")
+        expect(page.locator("html")).to_have_attribute("lang", "id")
+        expect(page.get_by_role("button", name="Keluar")).to_be_visible()
+        expect(page.get_by_role("navigation")).to_contain_text("Profil")
+
+
+def test_keyboard_user_can_skip_to_content(secure_node: Node, page: Page) -> None:
+    with LiveServer(secure_node) as server:
+        page.goto(server.url + "/login")
+        page.keyboard.press("Tab")
+        skip = page.get_by_role("link", name="Skip to main content")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_visible()
+        # Every form field has a label the browser can name it by.
+        expect(page.get_by_label("User name")).to_be_editable()
+        expect(page.get_by_label("Password")).to_be_editable()
+
+
+def test_login_page_in_bahasa_indonesia(browser: Browser, secure_node: Node) -> None:
+    context = browser.new_context(locale="id-ID", extra_http_headers={"Accept-Language": "id"})
+    try:
+        page = context.new_page()
+        with LiveServer(secure_node) as server:
+            page.goto(server.url + "/login")
+            expect(page.get_by_role("heading", level=1)).to_have_text("Masuk")
+            page.get_by_label("Nama pengguna").fill("alice")
+            page.get_by_label("Kata sandi").fill("wrong-password-here")
+            page.get_by_role("button", name="Masuk").click()
+            expect(page.get_by_role("alert")).to_contain_text("Terjadi masalah")
+    finally:
+        context.close()

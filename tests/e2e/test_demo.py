@@ -1,0 +1,102 @@
+"""`jembatan demo` as a user runs it: three nodes come up, answer, and stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_base_port() -> int:
+    for base in range(21700, 60000, 97):
+        try:
+            sockets = []
+            for port in range(base, base + 4):
+                s = socket.socket()
+                s.bind(("127.0.0.1", port))
+                sockets.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
+def _start(folder: Path, base: int) -> tuple[subprocess.Popen[str], list[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JEMBATAN_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jembatan", "demo", "--dir", str(folder), "--base-port", str(base)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Press Ctrl-C to stop" in line:
+            return proc, lines
+    proc.kill()
+    raise AssertionError("demo did not come up:\n" + "".join(lines))
+
+
+def _stop(proc: subprocess.Popen[str], lines: list[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    return "".join(lines) + out
+
+
+def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) -> None:
+    base = _free_base_port()
+    folder = tmp_path / "demo"
+    proc, lines = _start(folder, base)
+    try:
+        for offset, code in ((1, "IDN-KEMENKES"), (2, "MYS-MOH"), (3, "SGP-MOH")):
+            url = f"http://127.0.0.1:{base + offset}"
+            assert httpx.get(url + "/healthz").json()["status"] == "alive"
+            login = httpx.get(url + "/login", headers={"Accept-Language": "id"})
+            assert "<h1>Masuk</h1>" in login.text
+            assert f"ASEAN/GOV/{code}" in login.text
+            assert (folder / code / "jembatan.db").is_file()
+    finally:
+        output = _stop(proc, lines)
+    assert proc.returncode == 0, output
+    assert "password 'jembatan-demo'" in output
+    assert f"http://127.0.0.1:{base + 1}/" in output
+    assert "all demo nodes stopped" in output
+    for offset in (1, 2, 3):
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{base + offset}/healthz", timeout=1)
+
+    # Run again: the same data is reused and the demo login still works.
+    proc, lines = _start(folder, base)
+    try:
+        client = httpx.Client(base_url=f"http://127.0.0.1:{base + 2}")
+        page = client.get("/login")
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        answer = client.post(
+            "/login",
+            data={"username": "admin", "password": "jembatan-demo", "csrf_token": token},
+        )
+        assert answer.status_code == 303
+        assert "Demo administrator" in client.get("/").text
+    finally:
+        output = _stop(proc, lines)
+    assert "reused data" in output
+    assert proc.returncode == 0, output
