@@ -40,7 +40,9 @@ def test_token_create_use_revoke(node: Node, client: TestClient) -> None:
     assert token not in client.get("/profile").text
     with node.db() as s:
         stored = s.query(ApiToken).one()
-    assert token.split("_")[2] not in stored.secret_hash
+    secret = token.split("_", 2)[2]
+    assert secret not in stored.secret_hash
+    assert len(secret) == 43
 
     api = TestClient(client.app)
     me = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
