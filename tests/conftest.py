@@ -27,6 +27,7 @@ from jembatan.web.app import create_app
 
 POSTGRES = os.environ.get("JEMBATAN_TEST_POSTGRES")
 PASSWORD = "correct-horse-battery"
+KEY_PASSPHRASE = "test-key-passphrase"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
@@ -73,8 +74,8 @@ def make_node(tmp_path: Path, new_database_url: Callable[[], str]) -> Iterator[N
         member: str = "ASEAN/GOV/IDN-KEMENKES", name: str = "Kementerian Kesehatan", **settings: Any
     ) -> Node:
         folder = tmp_path / f"node{next(counter)}"
-        values = {"database_url": new_database_url(), **settings}
-        init_node(load_settings(folder, **values), member, name)
+        values = {"database_url": new_database_url(), "key_passphrase": KEY_PASSPHRASE, **settings}
+        init_node(load_settings(folder, **values), member, name, KEY_PASSPHRASE)
         node = Node.open(load_settings(folder, **values))
         opened.append(node)
         return node
@@ -129,8 +130,8 @@ def free_port() -> int:
 class LiveServer:
     """A node served by uvicorn in a thread, for browser tests."""
 
-    def __init__(self, node: Node) -> None:
-        self.port = free_port()
+    def __init__(self, node: Node, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(node), host="127.0.0.1", port=self.port, log_config=None, access_log=False

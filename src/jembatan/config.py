@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -67,6 +68,21 @@ class Settings(BaseSettings):
     login_ip_limit_per_minute: int = Field(default=30, ge=1)
     session_hours: int = Field(default=8, ge=1, le=24 * 14)
     session_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    key_passphrase: SecretStr | None = Field(
+        default=None, description="Opens the node's private keys (else asked for at start)"
+    )
+    directory_refresh_seconds: int = Field(
+        default=300, ge=5, description="How often the node fetches the member directory"
+    )
+    directory_validity_hours: int = Field(
+        default=24, ge=1, le=24 * 30, description="Registry role: how long a directory is valid"
+    )
+    key_overlap_hours: int = Field(
+        default=72, ge=1, description="After a key rotation, how long the old keys still verify"
+    )
+    signature_max_age_seconds: int = Field(
+        default=300, ge=10, le=3600, description="Oldest signed node-to-node request accepted"
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Signs cookies; default: the data folder's secret.key"
     )
@@ -114,8 +130,6 @@ def load_settings(data_dir: Path | str | None = None, **overrides: Any) -> Setti
     if data_dir is not None:
         values["data_dir"] = Path(data_dir)
     else:
-        import os
-
         env_dir = os.environ.get(ENV_PREFIX + "DATA_DIR")
         if not env_dir:
             raise ConfigError(
@@ -149,4 +163,6 @@ def write_config_file(path: Path, values: dict[str, str | int | bool]) -> None:
         else:
             rendered = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
         lines.append(f"{key} = {rendered}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")

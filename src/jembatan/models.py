@@ -1,6 +1,33 @@
 """Every capability's tables, imported in one place for migrations and tests."""
 
 from jembatan.accounts.models import ApiToken, RecoveryCode, User, WebSession
-from jembatan.node.models import NodeIdentity
+from jembatan.node.models import NodeIdentity, NodeKey
+from jembatan.registry.models import (
+    Anchor,
+    DirectoryCopy,
+    JoinRequest,
+    RegistryKey,
+    RegistryMember,
+    RegistryState,
+    RegistrySubsystem,
+    SeenNonce,
+    TrustedInstance,
+)
 
-__all__ = ["ApiToken", "NodeIdentity", "RecoveryCode", "User", "WebSession"]
+__all__ = [
+    "Anchor",
+    "ApiToken",
+    "DirectoryCopy",
+    "JoinRequest",
+    "NodeIdentity",
+    "NodeKey",
+    "RecoveryCode",
+    "RegistryKey",
+    "RegistryMember",
+    "RegistryState",
+    "RegistrySubsystem",
+    "SeenNonce",
+    "TrustedInstance",
+    "User",
+    "WebSession",
+]

@@ -32,7 +32,7 @@ def run(
 @pytest.fixture
 def folder(tmp_path: Path, new_database_url: Callable[[], str]) -> tuple[Path, dict[str, str]]:
     data = tmp_path / "node"
-    env = {"JEMBATAN_DATABASE_URL": new_database_url()}
+    env = {"JEMBATAN_DATABASE_URL": new_database_url(), "JEMBATAN_KEY_PASSPHRASE": "cli-passphrase"}
     done = run(
         "init", "--data-dir", str(data), "--member", "ASEAN/GOV/MYS-MOH", "--name", "MOH", env=env
     )

@@ -30,13 +30,14 @@ SCOPES: dict[str, str] = {
     "profile:read": N_("read the token owner's own profile"),
     "users:read": N_("list the node's user accounts"),
     "users:write": N_("create, change and disable user accounts"),
+    "directory:read": N_("read the federation's member directory"),
 }
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(SCOPES),
-    Role.OFFICER: frozenset({"profile:read"}),
-    Role.ANALYST: frozenset({"profile:read"}),
-    Role.AUDITOR: frozenset({"profile:read"}),
+    Role.OFFICER: frozenset({"profile:read", "directory:read"}),
+    Role.ANALYST: frozenset({"profile:read", "directory:read"}),
+    Role.AUDITOR: frozenset({"profile:read", "directory:read"}),
 }
 
 

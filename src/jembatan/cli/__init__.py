@@ -7,6 +7,7 @@ import typer
 from jembatan.accounts.cli import token_app, user_app
 from jembatan.demo.cli import demo
 from jembatan.node.cli import db_app, init, serve, version
+from jembatan.registry.cli import directory_app, join, keys_app, registry_app
 
 app = typer.Typer(
     name="jembatan",
@@ -19,9 +20,13 @@ app.command()(init)
 app.command()(serve)
 app.command()(version)
 app.command()(demo)
+app.command()(join)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(registry_app, name="registry")
+app.add_typer(directory_app, name="directory")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

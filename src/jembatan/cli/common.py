@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from jembatan import errors, logs
-from jembatan.config import load_settings
+from jembatan.config import Settings, load_settings
 from jembatan.node.context import Node
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,11 +61,29 @@ def clear_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def open_node(data_dir: Path | None, quiet: bool = True, **overrides: Any) -> Node:
-    """Open the node for a command; `quiet` keeps routine logs off a command's output."""
+def key_passphrase(settings: Settings, confirm: bool = False) -> str:
+    """JEMBATAN_KEY_PASSPHRASE, else a prompt when a person is at the terminal."""
+    if settings.key_passphrase is not None:
+        return settings.key_passphrase.get_secret_value()
+    if sys.stdin.isatty():
+        return str(typer.prompt("Key passphrase", hide_input=True, confirmation_prompt=confirm))
+    raise errors.ConfigError(
+        "setting JEMBATAN_KEY_PASSPHRASE is missing: the node's private keys are encrypted "
+        "under it; set it, or run the command in a terminal to be asked"
+    )
+
+
+def open_node(
+    data_dir: Path | None, quiet: bool = True, unlock: bool = False, **overrides: Any
+) -> Node:
+    """Open the node for a command; `quiet` keeps routine logs off a command's output;
+    `unlock` opens the private keys (asking for the passphrase if needed)."""
     settings = load_settings(data_dir, **overrides)
     logs.configure("warning" if quiet else settings.log_level, settings.log_format)
-    return Node.open(settings)
+    node = Node.open(settings)
+    if unlock and node.keyring is None:
+        node.unlock(key_passphrase(settings))
+    return node
 
 
 def print_json(value: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -55,6 +56,10 @@ def demo(
     ] = False,
 ) -> None:
     """Run a local federation of three government nodes with sample data."""
+    # The demo is always SQLite in its own folders: the caller's JEMBATAN_* settings
+    # (a PostgreSQL URL, say) must not leak into it.
+    for name in [k for k in os.environ if k.startswith("JEMBATAN_")]:
+        del os.environ[name]
     root = folder.resolve()
     root.mkdir(parents=True, exist_ok=True)
     prepared = federation.prepare(root, base_port)

@@ -58,6 +58,7 @@ def demo_env() -> dict[str, str]:
     """The environment for demo processes: always SQLite in the demo folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JEMBATAN_")}
     env["JEMBATAN_LOG_FORMAT"] = "json"
+    env["JEMBATAN_KEY_PASSPHRASE"] = PASSWORD
     return env
 
 
@@ -84,9 +85,10 @@ def prepare(root: Path, base_port: int) -> list[tuple[DemoNode, bool]]:
                 settings,
                 spec.member,
                 spec.name,
+                PASSWORD,
                 {"public_url": spec.url(base_port), "require_two_factor": False},
             )
-            node = Node.open(load_settings(folder))
+            node = Node.open(load_settings(folder, key_passphrase=PASSWORD))
             try:
                 for step in SEED_STEPS:
                     step(spec, node)

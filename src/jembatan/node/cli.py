@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +11,19 @@ import uvicorn
 
 import jembatan
 from jembatan import logs
-from jembatan.cli.common import DataDir, Json, clear_errors, open_node, print_json
+from jembatan.cli.common import (
+    DataDir,
+    Json,
+    clear_errors,
+    key_passphrase,
+    open_node,
+    print_json,
+)
 from jembatan.config import load_settings
+from jembatan.identifiers import MemberId
 from jembatan.node.context import Node
 from jembatan.node.services import init_node
+from jembatan.registry.worker import run_periodic
 from jembatan.store import migrations
 from jembatan.store.db import check_reachable, open_engine
 
@@ -36,8 +46,9 @@ def init(
     """Create a node's data folder: secret key, config file and database schema."""
     settings = load_settings(data_dir, port=port, host=host, public_url=public_url)
     logs.configure("warning", "console")
+    MemberId.parse(member)  # a bad id is refused before the passphrase is asked for
     extra: dict[str, str | int | bool] = {"public_url": public_url} if public_url else {}
-    member_id = init_node(settings, member, name, extra)
+    member_id = init_node(settings, member, name, key_passphrase(settings, confirm=True), extra)
     typer.echo(f"initialised {member_id} in {settings.data_dir}")
     typer.echo(f"next: jembatan user add --data-dir {settings.data_dir} NAME --role admin")
 
@@ -56,7 +67,13 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
     node = open_node(
-        data_dir, quiet=False, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key
+        data_dir,
+        quiet=False,
+        unlock=True,
+        host=host,
+        port=port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     s = node.settings
     config = uvicorn.Config(
@@ -72,9 +89,16 @@ def serve(
         timeout_graceful_shutdown=10,
     )
     logs.get_logger("jembatan").info("serving", member=node.member_id, url=s.base_url)
+    stop = threading.Event()
+    background = threading.Thread(
+        target=run_periodic, args=(node, stop), name="jembatan-periodic", daemon=True
+    )
+    background.start()
     try:
         uvicorn.Server(config).run()
     finally:
+        stop.set()
+        background.join(timeout=5)
         node.close()
 
 

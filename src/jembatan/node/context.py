@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jembatan.config import Settings
 from jembatan.errors import ConfigError
+from jembatan.node.identity import Keyring, load_keyring
 from jembatan.node.models import NodeIdentity
 from jembatan.store import migrations
 from jembatan.store.blobs import BlobStore
@@ -49,6 +50,7 @@ class Node:
     secret: bytes
     member_id: str = ""
     name: str = ""
+    keyring: Keyring | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -73,7 +75,23 @@ class Node:
             raise ConfigError("database holds no node identity; run `jembatan init` first")
         if ident is not None:
             node.member_id, node.name = ident.member_id, ident.name
+        if settings.key_passphrase is not None and ident is not None:
+            node.unlock(settings.key_passphrase.get_secret_value())
         return node
+
+    def unlock(self, passphrase: str) -> Keyring:
+        """Open the private keys; a wrong passphrase stops here with a clear error."""
+        with self.db() as s:
+            self.keyring = load_keyring(s, passphrase)
+        return self.keyring
+
+    def keys(self) -> Keyring:
+        if self.keyring is None:
+            raise ConfigError(
+                "setting JEMBATAN_KEY_PASSPHRASE is missing: the node's private keys are "
+                "encrypted under it"
+            )
+        return self.keyring
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -10,6 +10,8 @@ from jembatan.accounts import api as accounts_api
 from jembatan.accounts import pages as accounts_pages
 from jembatan.node import pages as node_pages
 from jembatan.node.context import Node
+from jembatan.registry import api as registry_api
+from jembatan.registry import pages as registry_pages
 from jembatan.web import ops, problems
 from jembatan.web.metrics import Metrics
 from jembatan.web.middleware import RequestContext
@@ -17,7 +19,7 @@ from jembatan.web.pages import STATIC, Pages
 from jembatan.web.security import CookieJar
 
 # Capabilities with pages; each owns a templates/ folder.
-CAPABILITIES = ["accounts", "node"]
+CAPABILITIES = ["accounts", "node", "registry"]
 
 
 def create_app(node: Node) -> FastAPI:
@@ -37,6 +39,12 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
     app.include_router(node_pages.router)
+    app.include_router(registry_api.registry_router)
+    app.include_router(registry_api.public_router)
+    app.include_router(registry_api.fed_router)
+    app.include_router(registry_api.api_router)
+    app.include_router(registry_pages.router)
+    app.include_router(registry_api.fed_fallback_router)  # last: catches other /fed/ paths
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -25,6 +26,29 @@ _CSP = (
     b"frame-ancestors 'none'; base-uri 'none'"
 )
 log = get_logger("jembatan.access")
+
+
+async def _internal_error(request_id: str, send: Send) -> None:
+    body = json.dumps(
+        {
+            "type": "https://jembatan.dev/problems/internal",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "the node could not complete the request; the error is in its log",
+            "request_id": request_id,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class RequestContext:
@@ -61,8 +85,20 @@ class RequestContext:
                 message["headers"] = raw
             await send(message)
 
+        started_response = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started_response
+            started_response = started_response or message["type"] == "http.response.start"
+            await send_wrapper(message)
+
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error", path=scope["path"])
+            if started_response:
+                raise
+            await _internal_error(request_id, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")

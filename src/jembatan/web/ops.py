@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import jembatan
 from jembatan.errors import JembatanError
+from jembatan.registry import membership
 from jembatan.store import migrations
 from jembatan.store.db import check_reachable
 from jembatan.web.security import node_of
@@ -35,6 +36,8 @@ def readiness(request: Request) -> tuple[bool, dict[str, Any]]:
         checks["migrations"] = {"ok": current == head, "current": current, "expected": head}
     else:
         checks["migrations"] = {"ok": False, "error": "database unreachable"}
+    if checks["migrations"]["ok"]:
+        checks["directory"] = membership.directory_status(node)
     return all(c["ok"] for c in checks.values()), checks
 
 

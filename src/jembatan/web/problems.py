@@ -108,14 +108,3 @@ def install(app: FastAPI) -> None:
 
         target = exc.to if exc.to != "/login" else f"/login?next={quote(exc.next_url, safe='/')}"
         return Response(status_code=303, headers={"Location": target})
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", path=request.url.path)
-        return problem(
-            request,
-            500,
-            "Internal error",
-            "the node could not complete the request; the error is in its log",
-            "internal",
-        )

@@ -1,0 +1,155 @@
+"""HTTP Message Signatures (RFC 9421) with Ed25519, and Content-Digest (RFC 9530).
+
+Jembatan's profile: one signature labelled `sig1` covering at least `@method`,
+`@target-uri` and `content-digest`, with `created`, `keyid`, `nonce`, `alg="ed25519"` and
+`tag="jembatan"`. See docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import http_sf
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+LABEL = "sig1"
+TAG = "jembatan"
+REQUIRED = ("@method", "@target-uri", "content-digest")
+CLOCK_SKEW = 30  # seconds a sender's clock may run ahead
+
+
+class SignatureRefused(Exception):
+    """The request's signature is missing, malformed, stale, unknown or wrong."""
+
+
+def content_digest(body: bytes) -> str:
+    return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+
+
+def _params(components: tuple[str, ...], created: int, keyid: str, nonce: str) -> str:
+    inner = " ".join(f'"{c}"' for c in components)
+    return f'({inner});created={created};keyid="{keyid}";nonce="{nonce}";alg="ed25519";tag="{TAG}"'
+
+
+def _base(values: Mapping[str, str], params: str) -> bytes:
+    lines = [f'"{name}": {value}' for name, value in values.items()]
+    lines.append(f'"@signature-params": {params}')
+    return "\n".join(lines).encode()
+
+
+def sign(
+    method: str,
+    target_uri: str,
+    body: bytes,
+    key: Ed25519PrivateKey,
+    keyid: str,
+    created: int,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The headers to add to a request: Content-Digest, Signature-Input and Signature."""
+    digest = content_digest(body)
+    nonce = nonce or secrets.token_urlsafe(16)
+    params = _params(REQUIRED, created, keyid, nonce)
+    values = {"@method": method.upper(), "@target-uri": target_uri, "content-digest": digest}
+    signature = key.sign(_base(values, params))
+    return {
+        "Content-Digest": digest,
+        "Signature-Input": f"{LABEL}={params}",
+        "Signature": f"{LABEL}=:{base64.b64encode(signature).decode()}:",
+    }
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    keyid: str
+    nonce: str
+    created: int
+
+
+def verify(
+    method: str,
+    target_uri: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    key_for: Callable[[str, int], Ed25519PublicKey],
+    now: int,
+    max_age: int,
+) -> SignedRequest:
+    """Verify the request or raise SignatureRefused naming the reason.
+
+    `headers` must be case-insensitive (e.g. Starlette's). `key_for(keyid, created)`
+    returns the sender's key valid at `created` or raises SignatureRefused.
+    """
+    raw_input, raw_signature = headers.get("signature-input"), headers.get("signature")
+    if not raw_input or not raw_signature:
+        raise SignatureRefused("the request is not signed (no Signature-Input/Signature)")
+    inputs: Any
+    signatures: Any
+    try:
+        inputs = http_sf.parse(raw_input.encode(), tltype="dictionary")
+        signatures = http_sf.parse(raw_signature.encode(), tltype="dictionary")
+    except ValueError:
+        raise SignatureRefused("Signature-Input or Signature is not a structured field") from None
+    if LABEL not in inputs or LABEL not in signatures:
+        raise SignatureRefused(f"no signature labelled {LABEL!r}")
+    members, params = inputs[LABEL]
+    signature = signatures[LABEL][0]
+    if not isinstance(members, list) or not isinstance(signature, bytes):
+        raise SignatureRefused("malformed signature fields")
+    components = [m[0] for m in members]
+    if any(not isinstance(c, str) or m[1] for c, m in zip(components, members, strict=True)):
+        raise SignatureRefused("component parameters are not supported")
+    missing = [c for c in REQUIRED if c not in components]
+    if missing:
+        raise SignatureRefused(f"the signature does not cover {', '.join(missing)}")
+    created, keyid, nonce = params.get("created"), params.get("keyid"), params.get("nonce")
+    if not isinstance(created, int) or not isinstance(keyid, str) or not isinstance(nonce, str):
+        raise SignatureRefused("the signature lacks created, keyid or nonce")
+    if params.get("alg", "ed25519") != "ed25519":
+        raise SignatureRefused("only alg ed25519 is accepted")
+    if created > now + CLOCK_SKEW:
+        raise SignatureRefused("the signature was created in the future; check the clock")
+    if created < now - max_age:
+        raise SignatureRefused(f"the signature is older than {max_age} seconds")
+    expires = params.get("expires")
+    if isinstance(expires, int) and expires < now:
+        raise SignatureRefused("the signature has expired")
+    if not 8 <= len(nonce) <= 128:
+        raise SignatureRefused("the nonce must be 8 to 128 characters")
+    digest_header = headers.get("content-digest", "")
+    digests: Any
+    try:
+        digests = http_sf.parse(digest_header.encode(), tltype="dictionary")
+        claimed = digests["sha-256"][0]
+    except (ValueError, KeyError):
+        raise SignatureRefused("Content-Digest with sha-256 is required") from None
+    if not isinstance(claimed, bytes) or not hmac.compare_digest(
+        claimed, hashlib.sha256(body).digest()
+    ):
+        raise SignatureRefused("Content-Digest does not match the body")
+    values: dict[str, str] = {}
+    for name in components:
+        if name == "@method":
+            values[name] = method.upper()
+        elif name == "@target-uri":
+            values[name] = target_uri
+        elif name.startswith("@"):
+            raise SignatureRefused(f"component {name} is not supported")
+        else:
+            value = headers.get(name)
+            if value is None:
+                raise SignatureRefused(f"covered header {name} is missing")
+            values[name] = value.strip()
+    base = _base(values, http_sf.ser([inputs[LABEL]]))
+    try:
+        key_for(keyid, created).verify(signature, base)
+    except InvalidSignature:
+        raise SignatureRefused("the signature does not verify") from None
+    return SignedRequest(keyid, nonce, created)

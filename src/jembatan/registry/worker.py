@@ -1,0 +1,37 @@
+"""Periodic federation chores inside `serve`: refresh directories, settle rotated keys,
+forget nonces too old to replay."""
+
+from __future__ import annotations
+
+import threading
+
+from jembatan.errors import JembatanError
+from jembatan.logs import get_logger
+from jembatan.node.context import Node
+from jembatan.registry import membership, peers
+
+log = get_logger("jembatan.registry")
+
+
+def tick(node: Node) -> None:
+    if membership.own_anchor(node) is not None:
+        try:
+            for result in membership.refresh(node):
+                if result.changed:
+                    log.info("directory accepted", instance=result.instance, serial=result.serial)
+                if result.error:
+                    log.warning("directory refused", instance=result.instance, reason=result.error)
+        except JembatanError as exc:
+            log.warning("directory refresh failed", reason=exc.detail)
+    peers.forget_old_nonces(node)
+
+
+def run_periodic(node: Node, stop: threading.Event) -> None:
+    interval = node.settings.directory_refresh_seconds
+    stop.wait(2)  # let the HTTP server come up first: a registry fetches from itself
+    while not stop.is_set():
+        try:
+            tick(node)
+        except Exception:  # keep the node serving; the next tick tries again
+            log.exception("periodic task failed")
+        stop.wait(interval)
