@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from jwcrypto import jwk, jws
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +22,7 @@ def _free_base_port() -> int:
     for base in range(21700, 60000, 97):
         try:
             sockets = []
-            for port in range(base, base + 4):
+            for port in range(base, base + 4):  # the registry and three nodes
                 s = socket.socket()
                 s.bind(("127.0.0.1", port))
                 sockets.append(s)
@@ -74,6 +76,22 @@ def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) 
             assert "<h1>Masuk</h1>" in login.text
             assert f"ASEAN/GOV/{code}" in login.text
             assert (folder / code / "jembatan.db").is_file()
+            facts = httpx.get(url + "/.well-known/jembatan").json()
+            assert facts["member"] == f"ASEAN/GOV/{code}"
+            assert {k["use"] for k in facts["jwks"]["keys"]} == {"sig", "enc"}
+            unsigned = httpx.post(url + "/fed/v1/envelopes", content=b"{}")
+            assert unsigned.status_code == 401
+            assert unsigned.headers["content-type"] == "application/problem+json"
+        registry = f"http://127.0.0.1:{base}"
+        signed = httpx.get(registry + "/registry/v1/directory")
+        assert signed.headers["content-type"] == "application/jose"
+        anchor = json.loads((folder / "registry" / "anchor.json").read_text())
+        key = jwk.JWK(**{k: anchor["key"][k] for k in ("kty", "crv", "x")})
+        checked = jws.JWS()
+        checked.deserialize(signed.text)
+        checked.verify(key, alg="EdDSA")
+        members = {m["id"] for m in json.loads(checked.payload)["members"]}
+        assert members >= {"ASEAN/GOV/IDN-KEMENKES", "ASEAN/GOV/MYS-MOH", "ASEAN/GOV/SGP-MOH"}
     finally:
         output = _stop(proc, lines)
     assert proc.returncode == 0, output

@@ -94,7 +94,7 @@ def demo(
             )
         for (spec, _created), proc in zip(prepared, procs, strict=True):
             _wait_healthy(spec.url(base_port), proc, timeout=60)
-        nodes = [spec for spec, _ in prepared]
+        nodes = [spec for spec, _ in prepared if spec is not federation.REGISTRY]
         for step in federation.AFTER_START_STEPS:
             step(nodes, root, base_port)
         typer.echo("Jembatan demo federation is up:\n")
@@ -104,6 +104,14 @@ def demo(
                 f"  {spec.member:<26} {spec.url(base_port)}/"
                 f"   ({state} data in {spec.folder(root)})"
             )
+        typer.echo(
+            f"\nThe registry's trust anchor: {federation.REGISTRY.folder(root) / 'anchor.json'}"
+        )
+        typer.echo(
+            f"Keys are sealed with the passphrase '{federation.PASSWORD}': CLI commands work "
+            f"against a running node with\n  JEMBATAN_KEY_PASSPHRASE={federation.PASSWORD} "
+            f"jembatan ... --data-dir {root}/<CODE>"
+        )
         typer.echo(
             f"\nLog in to any portal as 'admin' (or 'officer', 'auditor'), password "
             f"'{federation.PASSWORD}'.\nLogs: {root}/<CODE>/serve.log. Press Ctrl-C to stop."

@@ -15,6 +15,8 @@ from jembatan.accounts import services
 from jembatan.config import CONFIG_FILE, load_settings
 from jembatan.node.context import Node
 from jembatan.node.services import init_node
+from jembatan.registry import authority, membership
+from jembatan.registry.directory import TrustAnchor
 
 PASSWORD = "jembatan-demo"  # noqa: S105  (printed at start: a demo, not a secret)
 HOST = "127.0.0.1"
@@ -24,7 +26,9 @@ HOST = "127.0.0.1"
 class DemoNode:
     member: str
     name: str
+    country: str
     offset: int  # port = base port + offset; the base port itself is the registry's
+    folder_name: str = ""
 
     @property
     def code(self) -> str:
@@ -37,14 +41,17 @@ class DemoNode:
         return f"http://{HOST}:{self.port(base)}"
 
     def folder(self, root: Path) -> Path:
-        return root / self.code
+        return root / (self.folder_name or self.code)
 
 
+INSTANCE = "ASEAN"
+REGISTRY = DemoNode("ASEAN/ORG/REGISTRY", "ASEAN Jembatan Registry", "ID", 0, "registry")
 NODES = [
-    DemoNode("ASEAN/GOV/IDN-KEMENKES", "Kementerian Kesehatan Republik Indonesia", 1),
-    DemoNode("ASEAN/GOV/MYS-MOH", "Ministry of Health Malaysia", 2),
-    DemoNode("ASEAN/GOV/SGP-MOH", "Ministry of Health Singapore", 3),
+    DemoNode("ASEAN/GOV/IDN-KEMENKES", "Kementerian Kesehatan Republik Indonesia", "ID", 1),
+    DemoNode("ASEAN/GOV/MYS-MOH", "Ministry of Health Malaysia", "MY", 2),
+    DemoNode("ASEAN/GOV/SGP-MOH", "Ministry of Health Singapore", "SG", 3),
 ]
+ANCHOR_FILE = "anchor.json"
 
 # (user name, role, display name) on every demo node; all share PASSWORD.
 USERS = [
@@ -67,14 +74,44 @@ def seed_users(spec: DemoNode, node: Node) -> None:
         services.create_user(node, username, PASSWORD, role, display)
 
 
-SEED_STEPS: list[Callable[[DemoNode, Node], None]] = [seed_users]
-AFTER_START_STEPS: list[Callable[[list[DemoNode], Path, int], None]] = []
+def take_registry_role(spec: DemoNode, node: Node) -> None:
+    if spec is not REGISTRY:
+        return
+    anchor = authority.init_registry(node, INSTANCE, spec.country)
+    membership.set_anchor(node, anchor)
+    (node.data_dir / ANCHOR_FILE).write_bytes(anchor.to_bytes() + b"\n")
+
+
+def open_demo_node(root: Path, spec: DemoNode) -> Node:
+    return Node.open(load_settings(spec.folder(root), key_passphrase=PASSWORD))
+
+
+def join_federation(nodes: list[DemoNode], root: Path, base_port: int) -> None:
+    """Each node that is not yet a member joins through the real join flow; the demo
+    approves as the registry's administrator would; then every node refreshes."""
+    anchor = TrustAnchor.parse((REGISTRY.folder(root) / ANCHOR_FILE).read_bytes())
+    registry = open_demo_node(root, REGISTRY)
+    opened = [open_demo_node(root, spec) for spec in nodes]
+    try:
+        for spec, node in zip(nodes, opened, strict=True):
+            if membership.own_anchor(node) is None:
+                answer = membership.join(node, anchor, spec.country)
+                authority.approve(registry, int(answer["id"]), "demo")
+        for node in [registry, *opened]:
+            membership.refresh(node)
+    finally:
+        for node in [registry, *opened]:
+            node.close()
+
+
+SEED_STEPS: list[Callable[[DemoNode, Node], None]] = [seed_users, take_registry_role]
+AFTER_START_STEPS: list[Callable[[list[DemoNode], Path, int], None]] = [join_federation]
 
 
 def prepare(root: Path, base_port: int) -> list[tuple[DemoNode, bool]]:
-    """Create any node folder that is missing; (node, created now) for each."""
+    """Create any node folder that is missing (the registry first); (node, created now)."""
     out = []
-    for spec in NODES:
+    for spec in [REGISTRY, *NODES]:
         folder = spec.folder(root)
         created = not (folder / CONFIG_FILE).exists()
         if created:
@@ -86,9 +123,13 @@ def prepare(root: Path, base_port: int) -> list[tuple[DemoNode, bool]]:
                 spec.member,
                 spec.name,
                 PASSWORD,
-                {"public_url": spec.url(base_port), "require_two_factor": False},
+                {
+                    "public_url": spec.url(base_port),
+                    "require_two_factor": False,
+                    "directory_refresh_seconds": 30,
+                },
             )
-            node = Node.open(load_settings(folder, key_passphrase=PASSWORD))
+            node = open_demo_node(root, spec)
             try:
                 for step in SEED_STEPS:
                     step(spec, node)
