@@ -218,3 +218,25 @@ def test_totp_secret_is_sealed_at_rest(make_node: NodeFactory) -> None:
         stored = s.query(User).one().totp_secret
     assert stored
     assert secret not in stored
+
+
+def test_admin_unlocks_and_resets_password(make_node: NodeFactory) -> None:
+    node = make_node(require_two_factor=False, login_max_failures=2)
+    add_user(node, "root", "admin")
+    bob = add_user(node, "bob", "officer")
+    with TestClient(create_app(node)) as client:
+        for _ in range(2):
+            login(client, "bob", "wrong-password-x")
+        assert login(client, "bob").status_code == 429
+        login(client, "root")
+        page = client.get("/users")
+        assert 'value="unlock"' in page.text
+        client.post(f"/users/{bob}", data={"csrf_token": csrf_of(page.text), "action": "unlock"})
+    with TestClient(create_app(node)) as other:
+        assert login(other, "bob").status_code == 303
+    from jembatan.accounts import services
+
+    services.reset_password(node, bob, "a-brand-new-password")
+    with TestClient(create_app(node)) as other:
+        assert login(other, "bob").status_code == 401
+        assert login(other, "bob", "a-brand-new-password").status_code == 303

@@ -297,3 +297,17 @@ def test_readyz_shows_directory_age(asean: Federation) -> None:
     assert directory["ok"] is True
     assert directory["instance"] == "ASEAN"
     assert directory["age_seconds"] >= 0
+
+
+def test_subsystems_and_the_periodic_refresh(asean: Federation) -> None:
+    from jembatan.registry import worker
+
+    authority.set_subsystem(asean.registry, "ASEAN/GOV/MYS/portal")
+    with pytest.raises(InvalidInput, match="must have the form"):
+        authority.set_subsystem(asean.registry, "ASEAN/GOV/MYS")
+    with pytest.raises(InvalidInput, match="may only use"):
+        authority.set_subsystem(asean.registry, "ASEAN/GOV/MYS/bad name")
+    node = asean.node("IDN")
+    worker.tick(node)  # what `serve` runs every JEMBATAN_DIRECTORY_REFRESH_SECONDS
+    member = membership.federation(node).member("ASEAN/GOV/MYS")
+    assert member.subsystems == ("portal",)

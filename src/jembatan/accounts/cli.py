@@ -98,6 +98,32 @@ def role(
     typer.echo(f"{user.username} is now {user.role}")
 
 
+@user_app.command("password")
+@clear_errors
+def password(
+    username: str,
+    data_dir: DataDir = None,
+    password_file: Annotated[
+        Path | None, typer.Option(help="File whose first line is the password (else a prompt).")
+    ] = None,
+) -> None:
+    """Set a new password for a user (also lifts a lockout and ends their sessions)."""
+    node = open_node(data_dir)
+    user = services.reset_password(
+        node, services.find_user(node, username).id, _read_password(password_file)
+    )
+    typer.echo(f"new password set for {user.username}")
+
+
+@user_app.command("unlock")
+@clear_errors
+def unlock(username: str, data_dir: DataDir = None) -> None:
+    """Lift a temporary lockout after failed logins."""
+    node = open_node(data_dir)
+    services.unlock(node, services.find_user(node, username).id)
+    typer.echo(f"{username} unlocked")
+
+
 @user_app.command("reset-two-factor")
 @clear_errors
 def reset_two_factor(username: str, data_dir: DataDir = None) -> None:

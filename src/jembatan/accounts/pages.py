@@ -353,6 +353,8 @@ def change_user(
         services.update_user(node, user_id, disabled=action == "disable")
     elif action == "reset-two-factor":
         services.disable_totp(node, user_id)
+    elif action == "unlock":
+        services.unlock(node, user_id)
     else:
         raise InvalidInput("unknown action {action!r}", action=action)
     return redirect("/users", "saved")

@@ -116,6 +116,24 @@ def change_password(node: Node, user_id: int, current: str, new: str) -> None:
         user.password_hash = passwords.hash_password(new)
 
 
+def reset_password(node: Node, user_id: int, new: str) -> User:
+    """An administrator sets a new password; it also lifts a lockout and ends sessions."""
+    with node.transaction() as s:
+        user = _get(s, user_id)
+        passwords.check_rules(new, user.username)
+        user.password_hash = passwords.hash_password(new)
+        user.failed_logins, user.locked_until = 0, None
+        s.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        return user
+
+
+def unlock(node: Node, user_id: int) -> User:
+    with node.transaction() as s:
+        user = _get(s, user_id)
+        user.failed_logins, user.locked_until = 0, None
+        return user
+
+
 @dataclass(frozen=True)
 class LoginResult:
     user: User

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from jembatan.crypto import jws
 from jembatan.crypto.keys import public_key
 from jembatan.errors import Conflict, Forbidden, InvalidInput, NotFound
-from jembatan.identifiers import MemberId
+from jembatan.identifiers import MemberId, SubsystemId
 from jembatan.node.context import Node
 from jembatan.node.identity import REGISTRY, add_key
 from jembatan.node.models import NodeKey
@@ -362,6 +362,25 @@ def list_members(node: Node) -> list[tuple[RegistryMember, list[RegistryKey]]]:
             keys = list(s.scalars(select(RegistryKey).where(RegistryKey.member_id == m.member_id)))
             out.append((m, keys))
         return out
+
+
+def set_subsystem(node: Node, subsystem: str, present: bool = True) -> SubsystemId:
+    """Register (or remove) a member's subsystem; the next directory lists it."""
+    ident = SubsystemId.parse(subsystem)
+    with node.transaction() as s:
+        if s.get(RegistryMember, str(ident.member)) is None:
+            raise NotFound("{member} is not a member", member=str(ident.member))
+        row = s.get(RegistrySubsystem, (str(ident.member), ident.subsystem))
+        if present and row is None:
+            s.add(RegistrySubsystem(member_id=str(ident.member), code=ident.subsystem))
+        elif not present and row is not None:
+            s.delete(row)
+        elif present:
+            raise Conflict("subsystem {id} is already registered", id=subsystem)
+        else:
+            raise NotFound("subsystem {id} is not registered", id=subsystem)
+        _mark_changed(s)
+    return ident
 
 
 # Keys -------------------------------------------------------------------------------------

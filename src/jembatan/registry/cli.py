@@ -131,6 +131,28 @@ def registry_revoke_key(
     typer.echo(f"revoked {key.kid} of {key.member_id}")
 
 
+@registry_app.command("add-subsystem")
+@clear_errors
+def registry_add_subsystem(
+    subsystem: Annotated[str, typer.Argument(help="INSTANCE/CLASS/CODE/SUBSYSTEM")],
+    data_dir: DataDir = None,
+) -> None:
+    """Register a member's subsystem in the directory."""
+    authority.set_subsystem(open_node(data_dir), subsystem)
+    typer.echo(f"registered {subsystem}")
+
+
+@registry_app.command("remove-subsystem")
+@clear_errors
+def registry_remove_subsystem(
+    subsystem: Annotated[str, typer.Argument(help="INSTANCE/CLASS/CODE/SUBSYSTEM")],
+    data_dir: DataDir = None,
+) -> None:
+    """Remove a member's subsystem from the directory."""
+    authority.set_subsystem(open_node(data_dir), subsystem, present=False)
+    typer.echo(f"removed {subsystem}")
+
+
 @registry_app.command("members")
 @clear_errors
 def registry_members(data_dir: DataDir = None, as_json: Json = False) -> None:

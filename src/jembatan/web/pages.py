@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 import jembatan
 from jembatan.accounts.roles import ROLE_LABELS
 from jembatan.accounts.totp import qr_svg
+from jembatan.store.schema import utcnow
 from jembatan.web import i18n
 from jembatan.web.security import apply_cookies, csrf_token, optional_user, pick_language
 
@@ -60,6 +61,7 @@ class Pages:
         self.env.filters.update(when=_when, filesize=_filesize)
         self.env.globals.update(
             qr_svg=qr_svg,
+            now=utcnow,
             role_labels=ROLE_LABELS,
             version=jembatan.__version__,
             static_version=_static_version(),
