@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyotp
 import pytest
@@ -24,6 +24,9 @@ from jembatan.config import load_settings
 from jembatan.node.context import Node
 from jembatan.node.services import init_node
 from jembatan.web.app import create_app
+
+if TYPE_CHECKING:
+    from tests.fed import Federation, FederationFactory
 
 POSTGRES = os.environ.get("JEMBATAN_TEST_POSTGRES")
 PASSWORD = "correct-horse-battery"
@@ -151,3 +154,18 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def federations(make_node: NodeFactory) -> Iterator[FederationFactory]:
+    from contextlib import ExitStack
+
+    from tests.fed import FederationFactory
+
+    with ExitStack() as stack:
+        yield FederationFactory(make_node, stack)
+
+
+@pytest.fixture
+def asean(federations: FederationFactory) -> Federation:
+    return federations.build()

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     signature_max_age_seconds: int = Field(
         default=300, ge=10, le=3600, description="Oldest signed node-to-node request accepted"
     )
+    max_message_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        le=128 * 1024 * 1024,
+        description="Largest message payload accepted (at most 128 MiB)",
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Signs cookies; default: the data folder's secret.key"
     )

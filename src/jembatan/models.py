@@ -1,6 +1,7 @@
 """Every capability's tables, imported in one place for migrations and tests."""
 
 from jembatan.accounts.models import ApiToken, RecoveryCode, User, WebSession
+from jembatan.exchange.models import Delivery, Message
 from jembatan.node.models import NodeIdentity, NodeKey
 from jembatan.registry.models import (
     Anchor,
@@ -17,8 +18,10 @@ from jembatan.registry.models import (
 __all__ = [
     "Anchor",
     "ApiToken",
+    "Delivery",
     "DirectoryCopy",
     "JoinRequest",
+    "Message",
     "NodeIdentity",
     "NodeKey",
     "RecoveryCode",

@@ -23,7 +23,7 @@ from jembatan.registry.directory import sign_directory
 from jembatan.registry.models import DirectoryCopy, RegistryKey, SeenNonce
 from jembatan.registry.peers import send_signed
 from jembatan.store.schema import utcnow
-from tests.registry.conftest import Federation, FederationFactory
+from tests.fed import Federation, FederationFactory
 
 
 def test_directory_verifies_with_an_independent_jose_library(asean: Federation) -> None:

@@ -11,8 +11,8 @@ from jembatan.node.context import Node
 from jembatan.registry import authority, membership
 from jembatan.web.app import create_app
 from tests.conftest import KEY_PASSPHRASE, add_user, csrf_of, login
+from tests.fed import Federation, FederationFactory
 from tests.node.test_cli import run
-from tests.registry.conftest import Federation, FederationFactory
 
 
 def _env(node: Node, passphrase: str | None = KEY_PASSPHRASE) -> dict[str, str]:

@@ -31,12 +31,14 @@ SCOPES: dict[str, str] = {
     "users:read": N_("list the node's user accounts"),
     "users:write": N_("create, change and disable user accounts"),
     "directory:read": N_("read the federation's member directory"),
+    "messages:send": N_("send messages to other governments"),
+    "messages:read": N_("read the inbox and outbox and download messages"),
 }
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(SCOPES),
-    Role.OFFICER: frozenset({"profile:read", "directory:read"}),
-    Role.ANALYST: frozenset({"profile:read", "directory:read"}),
+    Role.OFFICER: frozenset({"profile:read", "directory:read", "messages:send", "messages:read"}),
+    Role.ANALYST: frozenset({"profile:read", "directory:read", "messages:read"}),
     Role.AUDITOR: frozenset({"profile:read", "directory:read"}),
 }
 

@@ -6,6 +6,7 @@ import typer
 
 from jembatan.accounts.cli import token_app, user_app
 from jembatan.demo.cli import demo
+from jembatan.exchange.cli import inbox, message_app, outbox, send, worker
 from jembatan.node.cli import db_app, init, serve, version
 from jembatan.registry.cli import directory_app, join, keys_app, registry_app
 
@@ -21,6 +22,11 @@ app.command()(serve)
 app.command()(version)
 app.command()(demo)
 app.command()(join)
+app.command()(send)
+app.command()(inbox)
+app.command()(outbox)
+app.command()(worker)
+app.add_typer(message_app, name="message")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")

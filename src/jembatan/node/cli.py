@@ -20,6 +20,7 @@ from jembatan.cli.common import (
     print_json,
 )
 from jembatan.config import load_settings
+from jembatan.exchange import delivery
 from jembatan.identifiers import MemberId
 from jembatan.node.context import Node
 from jembatan.node.services import init_node
@@ -94,11 +95,16 @@ def serve(
         target=run_periodic, args=(node, stop), name="jembatan-periodic", daemon=True
     )
     background.start()
+    deliverer = threading.Thread(
+        target=delivery.run_forever, args=(node, stop), name="jembatan-delivery", daemon=True
+    )
+    deliverer.start()
     try:
         uvicorn.Server(config).run()
     finally:
         stop.set()
         background.join(timeout=5)
+        deliverer.join(timeout=5)
         node.close()
 
 

@@ -8,6 +8,8 @@ from fastapi.staticfiles import StaticFiles
 import jembatan
 from jembatan.accounts import api as accounts_api
 from jembatan.accounts import pages as accounts_pages
+from jembatan.exchange import api as exchange_api
+from jembatan.exchange import pages as exchange_pages
 from jembatan.node import pages as node_pages
 from jembatan.node.context import Node
 from jembatan.registry import api as registry_api
@@ -19,7 +21,7 @@ from jembatan.web.pages import STATIC, Pages
 from jembatan.web.security import CookieJar
 
 # Capabilities with pages; each owns a templates/ folder.
-CAPABILITIES = ["accounts", "node", "registry"]
+CAPABILITIES = ["accounts", "node", "registry", "exchange"]
 
 
 def create_app(node: Node) -> FastAPI:
@@ -44,6 +46,9 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(registry_api.fed_router)
     app.include_router(registry_api.api_router)
     app.include_router(registry_pages.router)
+    app.include_router(exchange_api.fed_router)
+    app.include_router(exchange_api.router)
+    app.include_router(exchange_pages.router)
     app.include_router(registry_api.fed_fallback_router)  # last: catches other /fed/ paths
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestContext, metrics=app.state.metrics)

@@ -103,6 +103,7 @@ NOTICES = {
     "two-factor-off": i18n.N_("Two-factor login is now off."),
     "logged-out": i18n.N_("You have logged out."),
     "language": i18n.N_("Language changed."),
+    "sent": i18n.N_("Sealed and queued for delivery."),
 }
 
 

@@ -1,12 +1,9 @@
-"""A live federation for trust tests: a registry and member nodes, each served over HTTP."""
+"""A live federation for tests: a registry and member nodes, each served over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-
-import pytest
 
 from jembatan.node.context import Node
 from jembatan.registry import authority, membership
@@ -44,8 +41,19 @@ class FederationFactory:
             require_two_factor=False,
             **settings,
         )
-        self.stack.enter_context(LiveServer(node, port))
+        self.start(node)
         return node
+
+    def start(self, node: Node) -> None:
+        port = int(node.settings.base_url.rsplit(":", 1)[1])
+        server = LiveServer(node, port)
+        node.extras["test_server"] = server
+        self.stack.enter_context(server)
+
+    def stop(self, node: Node) -> None:
+        server = node.extras.pop("test_server")
+        assert isinstance(server, LiveServer)
+        server.__exit__()
 
     def build(self, instance: str = "ASEAN", codes: tuple[str, ...] = ("IDN", "MYS")) -> Federation:
         registry = self.serve(f"{instance}/ORG/REGISTRY")
@@ -66,14 +74,3 @@ class FederationFactory:
             authority.approve(fed.registry, answer["id"], "test")
         fed.nodes[member] = node
         return node
-
-
-@pytest.fixture
-def federations(make_node: NodeFactory) -> Iterator[FederationFactory]:
-    with ExitStack() as stack:
-        yield FederationFactory(make_node, stack)
-
-
-@pytest.fixture
-def asean(federations: FederationFactory) -> Federation:
-    return federations.build()

@@ -1,0 +1,183 @@
+"""The delivery worker: take due deliveries, POST each envelope to its recipient node,
+keep the receipt; retry with exponential backoff and jitter; give up at expiry."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import or_, select
+
+from jembatan.errors import JembatanError
+from jembatan.exchange import services
+from jembatan.exchange.models import Delivery, Message
+from jembatan.logs import get_logger
+from jembatan.node.context import Node
+from jembatan.registry.membership import federation
+from jembatan.registry.peers import send_signed
+from jembatan.store.schema import utcnow
+
+log = get_logger("jembatan.exchange")
+LEASE = timedelta(seconds=120)
+MAX_BACKOFF = 3600.0
+ENVELOPE_TYPE = "application/jose+json"
+
+
+def backoff(attempts: int) -> timedelta:
+    """2, 4, 8 ... seconds up to an hour, each spread by ±50% so retries do not herd."""
+    base = min(2.0**attempts, MAX_BACKOFF)
+    return timedelta(seconds=base * random.uniform(0.5, 1.5))  # noqa: S311  (not secret)
+
+
+def claim_due(node: Node, limit: int = 20) -> list[tuple[str, str]]:
+    """Lease due deliveries. On PostgreSQL, FOR UPDATE SKIP LOCKED lets several workers
+    share the queue without ever taking the same item; SQLite has one writer anyway."""
+    now = utcnow()
+    with node.transaction() as s:
+        rows = list(
+            s.scalars(
+                select(Delivery)
+                .where(
+                    Delivery.status.in_(("queued", "sent")),
+                    Delivery.next_attempt_at <= now,
+                    or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+                )
+                .order_by(Delivery.next_attempt_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for row in rows:
+            row.lease_until = now + LEASE
+        return [(r.message_id, r.recipient) for r in rows]
+
+
+def _settle(node: Node, mid: str, recipient: str, **changes: object) -> None:
+    with node.transaction() as s:
+        row = s.get(Delivery, (mid, recipient))
+        if row is None:
+            return
+        for key, value in changes.items():
+            setattr(row, key, value)
+        row.lease_until = None
+
+
+def deliver(node: Node, mid: str, recipient: str) -> str:
+    """One attempt; returns the new status."""
+    now = utcnow()
+    message, _ = services.get_message(node, mid)
+    with node.db() as s:
+        row = s.get(Delivery, (mid, recipient))
+        attempts = row.attempts if row else 0
+    if message.expires_at <= now:
+        _settle(
+            node,
+            mid,
+            recipient,
+            status="expired",
+            last_error="gave up: the message expired before the recipient took it",
+        )
+        return "expired"
+    member = federation(node).member(recipient)
+    error: str
+    if member is None:
+        error = f"{recipient} is not in the current directory"
+    else:
+        try:
+            answer = send_signed(
+                node,
+                "POST",
+                member.node_url + "/fed/v1/envelopes",
+                services.envelope_of(node, message),
+                ENVELOPE_TYPE,
+            )
+        except JembatanError as exc:
+            error = exc.detail
+        else:
+            if answer.status_code == 200:
+                return _receipted(node, message, recipient, answer)
+            detail = _detail(answer)
+            if 400 <= answer.status_code < 500 and answer.status_code not in (401, 408, 429):
+                # Refused for good (not a recipient, bad envelope): retrying cannot help.
+                _settle(
+                    node,
+                    mid,
+                    recipient,
+                    status="failed",
+                    attempts=attempts + 1,
+                    last_error=f"refused ({answer.status_code}): {detail}"[:500],
+                )
+                return "failed"
+            error = f"recipient answered {answer.status_code}: {detail}"
+    _settle(
+        node,
+        mid,
+        recipient,
+        status="queued" if member is None else "sent",
+        attempts=attempts + 1,
+        last_error=error[:500],
+        next_attempt_at=now + backoff(attempts + 1),
+    )
+    return "queued"
+
+
+def _detail(answer: httpx.Response) -> str:
+    try:
+        return str(answer.json().get("detail", ""))[:300]
+    except ValueError:
+        return answer.text[:300]
+
+
+def _receipted(node: Node, message: Message, recipient: str, answer: httpx.Response) -> str:
+    now = utcnow()
+    try:
+        receipt = str(answer.json()["receipt"])
+        services.verify_receipt(node, receipt, message, recipient)
+    except (ValueError, KeyError, JembatanError) as exc:
+        detail = getattr(exc, "detail", str(exc))
+        _settle(
+            node,
+            message.id,
+            recipient,
+            status="sent",
+            last_error=f"bad receipt: {detail}"[:500],
+            next_attempt_at=now + backoff(1),
+        )
+        return "sent"
+    _settle(
+        node,
+        message.id,
+        recipient,
+        status="delivered",
+        delivered_at=now,
+        sent_at=now,
+        receipt=receipt,
+        last_error=None,
+    )
+    log.info("delivered", message_id=message.id, recipient=recipient)
+    return "delivered"
+
+
+def run_once(node: Node, limit: int = 20) -> int:
+    """Deliver what is due now; returns how many attempts were made."""
+    claimed = claim_due(node, limit)
+    for mid, recipient in claimed:
+        try:
+            deliver(node, mid, recipient)
+        except Exception:  # one bad item must not stop the queue
+            log.exception("delivery attempt failed", message_id=mid, recipient=recipient)
+            _settle(node, mid, recipient, next_attempt_at=utcnow() + backoff(3))
+    return len(claimed)
+
+
+def run_forever(node: Node, stop: threading.Event, idle: float = 1.0) -> None:
+    while not stop.is_set():
+        try:
+            busy = run_once(node)
+        except Exception:
+            log.exception("delivery loop failed")
+            busy = 0
+        if not busy:
+            stop.wait(idle)

@@ -1,0 +1,294 @@
+"""Sending and receiving: every state change of a message happens in one function here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from joserfc.jwk import OKPKey
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from jembatan.crypto import jws
+from jembatan.crypto.canonical import canonical_json
+from jembatan.crypto.keys import public_key
+from jembatan.errors import Conflict, Forbidden, InvalidInput, NotFound
+from jembatan.exchange.envelope import (
+    Letter,
+    Opened,
+    check_classification,
+    inspect,
+    open_envelope,
+    seal,
+    uuid7,
+)
+from jembatan.exchange.models import Delivery, Message
+from jembatan.identifiers import MemberId
+from jembatan.node.context import Node
+from jembatan.registry.directory import parse_stamp, stamp
+from jembatan.registry.membership import Federation, federation
+from jembatan.store.schema import utcnow
+
+RECEIPT_TYP = "jembatan-receipt+jws"
+MAX_RECIPIENTS = 50
+MAX_LIFETIME = timedelta(days=90)
+
+
+def _current_key(view: Federation, member: str, use: str, now: datetime) -> dict[str, Any]:
+    for directory in view.directories():
+        keys = directory.keys_of(member, use, now)
+        if keys:
+            newest = max(keys, key=lambda k: k.not_before)
+            return newest.jwk
+    raise InvalidInput("{member} has no valid {use} key in the directory", member=member, use=use)
+
+
+def _recipients(node: Node, view: Federation, to: list[str]) -> list[str]:
+    members: list[str] = []
+    for raw in to:
+        member = str(MemberId.parse(raw.strip()))
+        if member == node.member_id:
+            raise InvalidInput("a node does not send messages to itself")
+        if view.member(member) is None:
+            raise InvalidInput("{member} is not in the member directory", member=member)
+        if member not in members:
+            members.append(member)
+    if not members:
+        raise InvalidInput("name at least one recipient")
+    if len(members) > MAX_RECIPIENTS:
+        raise InvalidInput("at most {n} recipients per message", n=MAX_RECIPIENTS)
+    return members
+
+
+def send(
+    node: Node,
+    to: list[str],
+    subject: str,
+    payload: bytes,
+    content_type: str = "text/plain; charset=utf-8",
+    filename: str | None = None,
+    classification: str = "TLP:AMBER",
+    lifetime: timedelta = timedelta(days=7),
+    conversation: str | None = None,
+    user_id: int | None = None,
+) -> Message:
+    """Seal a message and queue it for every recipient (outbox row and deliveries in one
+    transaction); the delivery worker takes it from there."""
+    subject = subject.strip()
+    if not 1 <= len(subject) <= 500:
+        raise InvalidInput("the subject must be 1 to 500 characters")
+    check_classification(classification)
+    if not timedelta(minutes=1) <= lifetime <= MAX_LIFETIME:
+        raise InvalidInput("a message may live from one minute to 90 days")
+    limit = node.settings.max_message_bytes
+    if len(payload) > limit:
+        raise InvalidInput("the message is larger than the limit of {n} bytes", n=limit)
+    if filename is not None and (not filename.strip() or len(filename) > 255 or "/" in filename):
+        raise InvalidInput("file name must be 1 to 255 characters without '/'")
+    view = federation(node)
+    members = _recipients(node, view, to)
+    now = utcnow().replace(microsecond=0)
+    mid = uuid7()
+    letter = Letter(
+        mid=mid,
+        conversation=conversation or mid,
+        sender=node.member_id,
+        recipients=tuple(members),
+        created=now,
+        expires=now + lifetime,
+        subject=subject,
+        classification=classification,
+        content_type=content_type,
+        filename=filename,
+    )
+    keys = [_current_key(view, m, "enc", now) for m in members]
+    own = node.keys().decrypting[-1]  # our newest: we can read our sent mail
+    envelope = seal(letter, payload, node.keys().signer(), [*keys, own.public_jwk()])
+    blob = node.blobs.put_bytes(envelope)
+    with node.transaction() as s:
+        message = Message(
+            id=mid,
+            box="outbox",
+            conversation_id=letter.conversation,
+            sender=node.member_id,
+            recipients=json.dumps(members),
+            subject=subject,
+            classification=classification,
+            content_type=content_type,
+            filename=filename,
+            size=len(payload),
+            payload_sha256=hashlib.sha256(payload).hexdigest(),
+            envelope_sha256=blob.sha256,
+            created_at=now,
+            expires_at=letter.expires,
+            created_by=user_id,
+        )
+        s.add(message)
+        s.flush()
+        s.add_all(Delivery(message_id=mid, recipient=m, next_attempt_at=now) for m in members)
+    return message
+
+
+def sender_key_for(node: Node) -> Any:
+    """Look up a sender's signing key as the directory says it was valid at `created`."""
+    view = federation(node)
+
+    def lookup(kid: str, member: str, created: datetime) -> OKPKey:
+        record = view.key(kid)
+        if record is None or record.member != member or record.use != "sig":
+            raise InvalidInput(
+                "the envelope is signed by a key {member} does not hold", member=member
+            )
+        if record.revoked_at is not None and created >= record.revoked_at:
+            raise InvalidInput("the envelope is signed by a revoked key")
+        if not record.usable_at(created):
+            raise InvalidInput("the signing key was not valid when the envelope was made")
+        return public_key(record.jwk)
+
+    return lookup
+
+
+def _receipt(node: Node, mid: str, envelope_sha256: str, sender: str, at: datetime) -> str:
+    body = {
+        "message_id": mid,
+        "envelope_sha256": envelope_sha256,
+        "sender": sender,
+        "recipient": node.member_id,
+        "received_at": stamp(at),
+    }
+    return jws.sign(canonical_json(body), node.keys().signer(), RECEIPT_TYP)
+
+
+def receive(node: Node, peer_member: str, envelope: bytes) -> str:
+    """Accept an envelope from a verified peer; return our signed receipt. A repeat of a
+    message we hold gets the original receipt; any refusal stores nothing."""
+    outside = inspect(envelope)
+    routing = outside.routing
+    digest = hashlib.sha256(envelope).hexdigest()
+    if routing["from"] != peer_member:
+        raise Forbidden(
+            "the envelope is from {sender}, but the request is signed by {peer}",
+            sender=routing["from"],
+            peer=peer_member,
+        )
+    if node.member_id not in routing["to"]:
+        raise Forbidden("this node ({me}) is not a recipient of the envelope", me=node.member_id)
+    with node.db() as s:
+        existing = s.get(Message, str(routing["mid"]))
+    if existing is not None:
+        return _repeat(existing, digest)
+    now = utcnow()
+    if parse_stamp(str(routing["expires"])) <= now:
+        raise InvalidInput("the envelope expired at {at}", at=routing["expires"])
+    opened: Opened = open_envelope(envelope, node.keys().decrypting, sender_key_for(node))
+    letter = opened.letter
+    now = now.replace(microsecond=0)
+    receipt = _receipt(node, letter.mid, digest, letter.sender, now)
+    blob = node.blobs.put_bytes(envelope)
+    try:
+        with node.transaction() as s:
+            s.add(
+                Message(
+                    id=letter.mid,
+                    box="inbox",
+                    conversation_id=letter.conversation,
+                    sender=letter.sender,
+                    recipients=json.dumps(list(letter.recipients)),
+                    subject=letter.subject,
+                    classification=letter.classification,
+                    content_type=letter.content_type,
+                    filename=letter.filename,
+                    size=len(opened.payload),
+                    payload_sha256=hashlib.sha256(opened.payload).hexdigest(),
+                    envelope_sha256=blob.sha256,
+                    created_at=letter.created,
+                    expires_at=letter.expires,
+                    received_at=now,
+                    receipt=receipt,
+                )
+            )
+    except IntegrityError:  # the same message arrived twice at once: the first one won
+        with node.db() as s:
+            first = s.get(Message, letter.mid)
+        assert first is not None
+        return _repeat(first, digest)
+    return receipt
+
+
+def _repeat(existing: Message, digest: str) -> str:
+    if existing.box != "inbox" or existing.envelope_sha256 != digest or existing.receipt is None:
+        raise Conflict("message {mid} is already held with other content", mid=existing.id)
+    return existing.receipt
+
+
+@dataclass(frozen=True)
+class ReceiptFacts:
+    message_id: str
+    envelope_sha256: str
+    sender: str
+    recipient: str
+    received_at: datetime
+
+
+def verify_receipt(node: Node, receipt: str, message: Message, recipient: str) -> ReceiptFacts:
+    """A receipt must be signed by the recipient's key and name exactly this envelope."""
+    header = jws.unverified_header(receipt)
+    record = federation(node).key(str(header.get("kid")))
+    if record is None or record.member != recipient or record.use != "sig":
+        raise InvalidInput("the receipt is not signed by {member}", member=recipient)
+    body = json.loads(jws.verify(receipt, public_key(record.jwk), RECEIPT_TYP).payload)
+    facts = ReceiptFacts(
+        body["message_id"],
+        body["envelope_sha256"],
+        body["sender"],
+        body["recipient"],
+        parse_stamp(body["received_at"]),
+    )
+    expected = (message.id, message.envelope_sha256, node.member_id, recipient)
+    if (facts.message_id, facts.envelope_sha256, facts.sender, facts.recipient) != expected:
+        raise InvalidInput("the receipt does not match the message that was sent")
+    return facts
+
+
+# Reading ---------------------------------------------------------------------------------
+
+
+def list_messages(node: Node, box: str, limit: int = 100, offset: int = 0) -> list[Message]:
+    if box not in ("inbox", "outbox"):
+        raise InvalidInput("box must be inbox or outbox")
+    with node.db() as s:
+        return list(
+            s.scalars(
+                select(Message)
+                .where(Message.box == box)
+                .order_by(Message.id.desc())
+                .limit(min(limit, 500))
+                .offset(offset)
+            )
+        )
+
+
+def get_message(node: Node, mid: str) -> tuple[Message, list[Delivery]]:
+    with node.db() as s:
+        message = s.get(Message, mid)
+        if message is None:
+            raise NotFound("no message {mid}", mid=mid)
+        deliveries = list(
+            s.scalars(
+                select(Delivery).where(Delivery.message_id == mid).order_by(Delivery.recipient)
+            )
+        )
+    return message, deliveries
+
+
+def envelope_of(node: Node, message: Message) -> bytes:
+    return node.blobs.read_bytes(message.envelope_sha256)
+
+
+def read_payload(node: Node, message: Message) -> bytes:
+    """Open our stored envelope (we are a recipient of every envelope we hold)."""
+    opened = open_envelope(envelope_of(node, message), node.keys().decrypting, sender_key_for(node))
+    return opened.payload
