@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from jembatan.node.context import Node
 from tests.conftest import PASSWORD, LiveServer, NodeFactory, add_user, totp_now
+from tests.fed import Federation
 
 pytestmark = pytest.mark.browser
 
@@ -111,3 +112,35 @@ def test_login_page_in_bahasa_indonesia(browser: Browser, secure_node: Node) -> 
             expect(page.get_by_role("alert")).to_contain_text("Terjadi masalah")
     finally:
         context.close()
+
+
+def test_compose_in_one_portal_read_in_another(asean: Federation, page: Page) -> None:
+    from jembatan.exchange import delivery
+
+    idn, mys = asean.node("IDN"), asean.node("MYS")
+    add_user(idn, "siti", "officer")
+    add_user(mys, "aminah", "officer")
+    page.goto(idn.settings.base_url + "/login")
+    page.get_by_label("User name").fill("siti")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Messages").click()
+    page.get_by_role("link", name="New message").click()
+    page.get_by_label("ASEAN/GOV/MYS").check()
+    page.get_by_label("Subject").fill("Dengue week 47")
+    page.get_by_label("Message").fill("Cases up in Riau; call on Thursday?")
+    page.get_by_label("Classification (TLP 2.0)").select_option("TLP:GREEN")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Sealed and queued for delivery.")
+    delivery.run_once(idn)  # what the node's worker does within a second
+    page.reload()
+    expect(page.get_by_role("table")).to_contain_text("Delivered")
+
+    page.goto(mys.settings.base_url + "/login")
+    page.get_by_label("User name").fill("aminah")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Messages").click()
+    page.get_by_role("link", name="Dengue week 47").click()
+    expect(page.get_by_text("Cases up in Riau; call on Thursday?")).to_be_visible()
+    expect(page.locator("dl")).to_contain_text("ASEAN/GOV/IDN")

@@ -64,6 +64,49 @@ def _stop(proc: subprocess.Popen[str], lines: list[str]) -> str:
     return "".join(lines) + out
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JEMBATAN_")}
+    env["JEMBATAN_KEY_PASSPHRASE"] = "jembatan-demo"
+    return subprocess.run(
+        [sys.executable, "-m", "jembatan", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def _sent_from_idn_reaches_mys(folder: Path) -> None:
+    idn, mys = str(folder / "IDN-KEMENKES"), str(folder / "MYS-MOH")
+    sent = _cli(
+        "send",
+        "--data-dir",
+        idn,
+        "--to",
+        "ASEAN/GOV/MYS-MOH",
+        "--subject",
+        "Demo check",
+        "--text",
+        "hello from the test",
+    )
+    assert sent.returncode == 0, sent.stderr
+    mid = sent.stdout.strip()
+    deadline = time.monotonic() + 30
+    status = None
+    while time.monotonic() < deadline:
+        shown = json.loads(_cli("message", "show", mid, "--data-dir", idn, "--json").stdout)
+        status = shown["deliveries"][0]["status"]
+        if status == "delivered":
+            break
+        time.sleep(0.5)
+    assert status == "delivered"
+    assert shown["deliveries"][0]["receipt"]
+    inbox = json.loads(_cli("inbox", "--data-dir", mys, "--json").stdout)
+    assert mid in {m["id"] for m in inbox}
+    # The sample messages of the first start were delivered too.
+    assert "Dengue situation, epidemiological week 47" in {m["subject"] for m in inbox}
+
+
 def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) -> None:
     base = _free_base_port()
     folder = tmp_path / "demo"
@@ -92,6 +135,7 @@ def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) 
         checked.verify(key, alg="EdDSA")
         members = {m["id"] for m in json.loads(checked.payload)["members"]}
         assert members >= {"ASEAN/GOV/IDN-KEMENKES", "ASEAN/GOV/MYS-MOH", "ASEAN/GOV/SGP-MOH"}
+        _sent_from_idn_reaches_mys(folder)
     finally:
         output = _stop(proc, lines)
     assert proc.returncode == 0, output

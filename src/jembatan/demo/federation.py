@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jembatan.accounts import services
 from jembatan.config import CONFIG_FILE, load_settings
+from jembatan.exchange import services as exchange
 from jembatan.node.context import Node
 from jembatan.node.services import init_node
 from jembatan.registry import authority, membership
@@ -104,8 +105,51 @@ def join_federation(nodes: list[DemoNode], root: Path, base_port: int) -> None:
             node.close()
 
 
+SAMPLES = [
+    (
+        "ASEAN/GOV/IDN-KEMENKES",
+        ["ASEAN/GOV/MYS-MOH", "ASEAN/GOV/SGP-MOH"],
+        "Dengue situation, epidemiological week 47",
+        "Riau and West Kalimantan report dengue cases 30% above the seasonal baseline. "
+        "Serotype DENV-2 dominates. We propose a joint review call on Thursday.",
+        "TLP:AMBER",
+    ),
+    (
+        "ASEAN/GOV/MYS-MOH",
+        ["ASEAN/GOV/IDN-KEMENKES"],
+        "Re: Dengue situation, epidemiological week 47",
+        "Johor sees a similar rise. Thursday 10:00 (UTC+8) suits us; we will share "
+        "district-level counts before the call.",
+        "TLP:AMBER",
+    ),
+    (
+        "ASEAN/GOV/SGP-MOH",
+        ["ASEAN/GOV/IDN-KEMENKES", "ASEAN/GOV/MYS-MOH"],
+        "Vector control guidance update",
+        "Our updated guidance on Aedes breeding-site inspections is attached to the "
+        "regional workspace next week. Summary: weekly checks in construction sites.",
+        "TLP:GREEN",
+    ),
+]
+
+
+def send_samples(nodes: list[DemoNode], root: Path, base_port: int) -> None:
+    """A few messages on first start; the nodes' own workers deliver them."""
+    by_member = {spec.member: spec for spec in nodes}
+    for sender, to, subject, text, label in SAMPLES:
+        node = open_demo_node(root, by_member[sender])
+        try:
+            if not exchange.list_messages(node, "outbox", limit=1):
+                exchange.send(node, to, subject, text.encode(), classification=label)
+        finally:
+            node.close()
+
+
 SEED_STEPS: list[Callable[[DemoNode, Node], None]] = [seed_users, take_registry_role]
-AFTER_START_STEPS: list[Callable[[list[DemoNode], Path, int], None]] = [join_federation]
+AFTER_START_STEPS: list[Callable[[list[DemoNode], Path, int], None]] = [
+    join_federation,
+    send_samples,
+]
 
 
 def prepare(root: Path, base_port: int) -> list[tuple[DemoNode, bool]]:
