@@ -89,6 +89,9 @@ class Settings(BaseSettings):
         le=128 * 1024 * 1024,
         description="Largest message payload accepted (at most 128 MiB)",
     )
+    max_transfer_bytes: int = Field(
+        default=10 * 1024**3, ge=1024, description="Largest file accepted by streamed transfer"
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Signs cookies; default: the data folder's secret.key"
     )

@@ -15,6 +15,7 @@ class JembatanError(Exception):
     status = 400
     title = N_("Bad request")
     slug = "bad-request"
+    extra: dict[str, object] = {}  # more members for the problem document
 
     def __init__(self, message: str, **params: object) -> None:
         # `message` is an English template (extracted for translation); params fill it.

@@ -1,7 +1,7 @@
 """Every capability's tables, imported in one place for migrations and tests."""
 
 from jembatan.accounts.models import ApiToken, RecoveryCode, User, WebSession
-from jembatan.exchange.models import Delivery, Message
+from jembatan.exchange.models import Delivery, Message, Transfer
 from jembatan.node.models import NodeIdentity, NodeKey
 from jembatan.registry.models import (
     Anchor,
@@ -30,6 +30,7 @@ __all__ = [
     "RegistryState",
     "RegistrySubsystem",
     "SeenNonce",
+    "Transfer",
     "TrustedInstance",
     "User",
     "WebSession",

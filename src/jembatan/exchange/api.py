@@ -6,21 +6,26 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from jembatan.accounts.tokens import parse_duration
 from jembatan.errors import InvalidInput
-from jembatan.exchange import services
+from jembatan.exchange import services, transfer
 from jembatan.exchange.models import Delivery, Message
+from jembatan.node.context import Node
 from jembatan.registry.peers import Peer, signed_peer
 from jembatan.web.security import ApiCaller, node_of, require_scope
 
 ENVELOPE_TYPE = "application/jose+json"
+BULK_THRESHOLD = 8 * 1024 * 1024  # larger files travel as a resumable age stream
 fed_router = APIRouter(prefix="/fed/v1", tags=["federation"])
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
@@ -35,6 +40,28 @@ async def envelopes(
         raise InvalidInput("envelope larger than this node accepts")
     receipt = await run_in_threadpool(services.receive, node, peer.member, body)
     return {"receipt": receipt}
+
+
+@fed_router.get("/transfers/{mid}", summary="How many bytes of a large payload arrived")
+def transfer_status(
+    request: Request, mid: str, peer: Annotated[Peer, Depends(signed_peer)]
+) -> dict[str, int]:
+    return {"received": transfer.status(node_of(request), peer.member, mid)}
+
+
+@fed_router.put("/transfers/{mid}", summary="Append one chunk of a large payload")
+async def transfer_chunk(
+    request: Request,
+    mid: str,
+    peer: Annotated[Peer, Depends(signed_peer)],
+    offset: Annotated[int, Query(ge=0)],
+    total: Annotated[int, Query(ge=1)],
+) -> dict[str, int]:
+    chunk = await request.body()  # read once by signed_peer, digest checked there
+    received = await run_in_threadpool(
+        transfer.accept_chunk, node_of(request), peer.member, mid, offset, total, chunk
+    )
+    return {"received": received}
 
 
 class DeliveryOut(BaseModel):
@@ -137,8 +164,13 @@ async def send_message(
         form = await request.form()
         upload = form.get("file")
         to = [t for v in form.getlist("to") for t in str(v).split(",") if t.strip()]
+        payload: bytes | BinaryIO
         if upload is not None and not isinstance(upload, str):
-            payload = await upload.read()
+            # Spooled to disk by the form parser; large files are encrypted as a stream.
+            upload.file.seek(0, 2)
+            large = upload.file.tell() > BULK_THRESHOLD
+            upload.file.seek(0)
+            payload = upload.file if large else await upload.read()
             content_type = upload.content_type or "application/octet-stream"
             filename = upload.filename
         else:
@@ -208,11 +240,34 @@ def content(
 ) -> Response:
     node = node_of(request)
     message, _ = services.get_message(node, mid)
-    data = services.read_payload(node, message)
-    headers: dict[str, Any] = {"X-Content-SHA256": message.payload_sha256}
+    return payload_response(node, message)
+
+
+def payload_response(node: Node, message: Message) -> Response:
+    """The payload as a download; a large one is decrypted to a temporary file first and
+    streamed from there, so memory stays constant."""
     name = message.filename or f"{message.id}.bin"
-    headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(name)}"
-    return Response(data, media_type=message.content_type, headers=headers)
+    headers: dict[str, Any] = {
+        "X-Content-SHA256": message.payload_sha256,
+        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}",
+    }
+    if message.bulk_sha256 is None:
+        return Response(
+            services.read_payload(node, message), media_type=message.content_type, headers=headers
+        )
+    path = node.blobs.temp_path(f"read-{uuid.uuid4()}")
+    try:
+        with path.open("wb") as f:
+            services.write_payload(node, message, f)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return FileResponse(
+        path,
+        media_type=message.content_type,
+        headers=headers,
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
 
 
 @router.get("/messages/{mid}/envelope", summary="The envelope exactly as sent or received")

@@ -13,7 +13,7 @@ from jembatan.accounts.tokens import parse_duration
 from jembatan.cli.common import DataDir, Json, clear_errors, open_node, print_json
 from jembatan.errors import InvalidInput
 from jembatan.exchange import delivery, services
-from jembatan.exchange.api import MessageOut
+from jembatan.exchange.api import BULK_THRESHOLD, MessageOut
 
 message_app = typer.Typer(help="One message: status, content, envelope.", no_args_is_help=True)
 
@@ -32,28 +32,40 @@ def send(
     """Seal a message and queue it; prints the message id. The worker delivers it."""
     if (text is None) == (file is None):
         raise InvalidInput("give exactly one of --text or --file")
-    if file is not None:
+    node = open_node(data_dir, unlock=True)
+    lifetime = parse_duration(expires)
+    if file is None:
+        message = services.send(
+            node,
+            to.split(","),
+            subject,
+            (text or "").encode(),
+            "text/plain; charset=utf-8",
+            None,
+            classification,
+            lifetime,
+        )
+    else:
+        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         try:
-            payload = file.read_bytes()
+            source = file.open("rb")
         except OSError as exc:
             raise InvalidInput(
                 "cannot read {file}: {reason}", file=file, reason=exc.strerror
             ) from None
-        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        filename: str | None = file.name
-    else:
-        payload, content_type, filename = (text or "").encode(), "text/plain; charset=utf-8", None
-    node = open_node(data_dir, unlock=True)
-    message = services.send(
-        node,
-        to.split(","),
-        subject,
-        payload,
-        content_type,
-        filename,
-        classification,
-        parse_duration(expires),
-    )
+        with source:
+            # Large files are encrypted as a stream and travel as a resumable transfer.
+            large = file.stat().st_size > BULK_THRESHOLD
+            message = services.send(
+                node,
+                to.split(","),
+                subject,
+                source if large else source.read(),
+                content_type,
+                file.name,
+                classification,
+                lifetime,
+            )
     if as_json:
         print_json(
             MessageOut.of(message, services.get_message(node, message.id)[1]).model_dump(
@@ -117,8 +129,9 @@ def get(
     """Write a message's content to a file, byte for byte."""
     node = open_node(data_dir, unlock=True)
     message, _ = services.get_message(node, mid)
-    output.write_bytes(services.read_payload(node, message))
-    typer.echo(f"wrote {message.size} bytes to {output}")
+    with output.open("wb") as f:
+        written = services.write_payload(node, message, f)
+    typer.echo(f"wrote {written} bytes to {output}")
 
 
 @message_app.command("export")

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import or_, select
 
 from jembatan.errors import JembatanError
-from jembatan.exchange import services
+from jembatan.exchange import services, transfer
 from jembatan.exchange.models import Delivery, Message
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
@@ -86,6 +86,8 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
         error = f"{recipient} is not in the current directory"
     else:
         try:
+            if message.bulk_sha256 is not None:
+                transfer.push(node, message, member.node_url)
             answer = send_signed(
                 node,
                 "POST",
@@ -94,6 +96,18 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
                 ENVELOPE_TYPE,
             )
         except JembatanError as exc:
+            error = exc.detail
+        except transfer.TransferRefused as exc:
+            if 400 <= exc.status < 500 and exc.status not in (401, 408, 409, 429):
+                _settle(
+                    node,
+                    mid,
+                    recipient,
+                    status="failed",
+                    attempts=attempts + 1,
+                    last_error=exc.detail[:500],
+                )
+                return "failed"
             error = exc.detail
         else:
             if answer.status_code == 200:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jembatan.store.schema import Base, UTCDateTime, utcnow
@@ -26,7 +26,7 @@ class Message(Base):
     classification: Mapped[str] = mapped_column(String(20))
     content_type: Mapped[str] = mapped_column(String(200))
     filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
     payload_sha256: Mapped[str] = mapped_column(String(64))
     envelope_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -35,6 +35,8 @@ class Message(Base):
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
+    # Large payloads travel apart from the envelope as an age stream (the blob named here).
+    bulk_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Inbox only: the receipt we signed, returned again for a repeated delivery.
     receipt: Mapped[str | None] = mapped_column(Text, nullable=True)
 
@@ -56,3 +58,16 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     receipt: Mapped[str | None] = mapped_column(Text, nullable=True)  # the recipient's JWS
+
+
+class Transfer(Base):
+    """Receiving side of a large payload: how many bytes of the age stream have arrived."""
+
+    __tablename__ = "transfers"
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(800))
+    total: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -12,6 +12,7 @@ from jembatan.accounts.roles import Role
 from jembatan.accounts.tokens import parse_duration
 from jembatan.errors import Forbidden, JembatanError
 from jembatan.exchange import services
+from jembatan.exchange.api import BULK_THRESHOLD, payload_response
 from jembatan.exchange.envelope import TLP
 from jembatan.registry.membership import federation
 from jembatan.web.i18n import gettext, language
@@ -95,8 +96,12 @@ async def send(
     _may(who, SENDERS)
     node = node_of(request)
     try:
+        payload: bytes | BinaryIO
         if file is not None and file.filename:
-            payload = await file.read()
+            file.file.seek(0, 2)
+            large = file.file.tell() > BULK_THRESHOLD
+            file.file.seek(0)
+            payload = file.file if large else await file.read()
             content_type, filename = file.content_type or "application/octet-stream", file.filename
         else:
             payload, content_type, filename = text.encode(), "text/plain; charset=utf-8", None
@@ -151,13 +156,6 @@ def message(request: Request, who: Official, mid: str) -> Response:
 @router.get("/messages/{mid}/download")
 def download(request: Request, who: Official, mid: str) -> Response:
     _may(who, READERS)
-    from jembatan.exchange.api import _quote
-
     node = node_of(request)
     found, _ = services.get_message(node, mid)
-    name = found.filename or f"{found.id}.txt"
-    return Response(
-        services.read_payload(node, found),
-        media_type=found.content_type,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"},
-    )
+    return payload_response(node, found)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 from joserfc.jwk import OKPKey
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from jembatan.crypto import jws
 from jembatan.crypto.canonical import canonical_json
 from jembatan.crypto.keys import public_key
 from jembatan.errors import Conflict, Forbidden, InvalidInput, NotFound
+from jembatan.exchange import transfer
 from jembatan.exchange.envelope import (
     Letter,
     Opened,
@@ -30,6 +32,7 @@ from jembatan.identifiers import MemberId
 from jembatan.node.context import Node
 from jembatan.registry.directory import parse_stamp, stamp
 from jembatan.registry.membership import Federation, federation
+from jembatan.store.blobs import Blob
 from jembatan.store.schema import utcnow
 
 RECEIPT_TYP = "jembatan-receipt+jws"
@@ -67,7 +70,7 @@ def send(
     node: Node,
     to: list[str],
     subject: str,
-    payload: bytes,
+    payload: bytes | BinaryIO,
     content_type: str = "text/plain; charset=utf-8",
     filename: str | None = None,
     classification: str = "TLP:AMBER",
@@ -84,7 +87,7 @@ def send(
     if not timedelta(minutes=1) <= lifetime <= MAX_LIFETIME:
         raise InvalidInput("a message may live from one minute to 90 days")
     limit = node.settings.max_message_bytes
-    if len(payload) > limit:
+    if isinstance(payload, bytes) and len(payload) > limit:
         raise InvalidInput("the message is larger than the limit of {n} bytes", n=limit)
     if filename is not None and (not filename.strip() or len(filename) > 255 or "/" in filename):
         raise InvalidInput("file name must be 1 to 255 characters without '/'")
@@ -106,7 +109,15 @@ def send(
     )
     keys = [_current_key(view, m, "enc", now) for m in members]
     own = node.keys().decrypting[-1]  # our newest: we can read our sent mail
-    envelope = seal(letter, payload, node.keys().signer(), [*keys, own.public_jwk()])
+    recipients = [*keys, own.public_jwk()]
+    bulk: Blob | None = None
+    if isinstance(payload, bytes):
+        body, size, digest = payload, len(payload), hashlib.sha256(payload).hexdigest()
+    else:  # a stream: encrypted apart, in constant memory; the envelope carries its manifest
+        manifest, bulk = transfer.seal_stream(node, payload, recipients, content_type, filename)
+        body, size, digest = manifest.to_bytes(), manifest.size, manifest.sha256
+        letter = replace(letter, content_type=transfer.MANIFEST_TYPE, filename=None)
+    envelope = seal(letter, body, node.keys().signer(), recipients)
     blob = node.blobs.put_bytes(envelope)
     with node.transaction() as s:
         message = Message(
@@ -119,9 +130,10 @@ def send(
             classification=classification,
             content_type=content_type,
             filename=filename,
-            size=len(payload),
-            payload_sha256=hashlib.sha256(payload).hexdigest(),
+            size=size,
+            payload_sha256=digest,
             envelope_sha256=blob.sha256,
+            bulk_sha256=bulk.sha256 if bulk else None,
             created_at=now,
             expires_at=letter.expires,
             created_by=user_id,
@@ -185,6 +197,13 @@ def receive(node: Node, peer_member: str, envelope: bytes) -> str:
         raise InvalidInput("the envelope expired at {at}", at=routing["expires"])
     opened: Opened = open_envelope(envelope, node.keys().decrypting, sender_key_for(node))
     letter = opened.letter
+    content_type, filename = letter.content_type, letter.filename
+    size, digest_plain, bulk = len(opened.payload), hashlib.sha256(opened.payload).hexdigest(), None
+    if letter.content_type == transfer.MANIFEST_TYPE:
+        manifest = transfer.Manifest.parse(opened.payload)
+        bulk = transfer.finish(node, letter.sender, letter.mid, manifest)
+        content_type, filename = manifest.content_type, manifest.filename
+        size, digest_plain = manifest.size, manifest.sha256
     now = now.replace(microsecond=0)
     receipt = _receipt(node, letter.mid, digest, letter.sender, now)
     blob = node.blobs.put_bytes(envelope)
@@ -199,17 +218,20 @@ def receive(node: Node, peer_member: str, envelope: bytes) -> str:
                     recipients=json.dumps(list(letter.recipients)),
                     subject=letter.subject,
                     classification=letter.classification,
-                    content_type=letter.content_type,
-                    filename=letter.filename,
-                    size=len(opened.payload),
-                    payload_sha256=hashlib.sha256(opened.payload).hexdigest(),
+                    content_type=content_type,
+                    filename=filename,
+                    size=size,
+                    payload_sha256=digest_plain,
                     envelope_sha256=blob.sha256,
+                    bulk_sha256=bulk.sha256 if bulk else None,
                     created_at=letter.created,
                     expires_at=letter.expires,
                     received_at=now,
                     receipt=receipt,
                 )
             )
+        if bulk is not None:
+            transfer.forget(node, letter.mid)
     except IntegrityError:  # the same message arrived twice at once: the first one won
         with node.db() as s:
             first = s.get(Message, letter.mid)
@@ -289,6 +311,16 @@ def envelope_of(node: Node, message: Message) -> bytes:
 
 
 def read_payload(node: Node, message: Message) -> bytes:
-    """Open our stored envelope (we are a recipient of every envelope we hold)."""
+    """Open our stored envelope (we are a recipient of every envelope we hold). Large
+    payloads are better streamed with `write_payload`."""
+    out = io.BytesIO()
+    write_payload(node, message, out)
+    return out.getvalue()
+
+
+def write_payload(node: Node, message: Message, target: BinaryIO) -> int:
+    if message.bulk_sha256 is not None:
+        return transfer.read_to(node, message, target)
     opened = open_envelope(envelope_of(node, message), node.keys().decrypting, sender_key_for(node))
-    return opened.payload
+    target.write(opened.payload)
+    return len(opened.payload)

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jembatan.config import Settings
 from jembatan.errors import ConfigError
-from jembatan.node.identity import Keyring, load_keyring
-from jembatan.node.models import NodeIdentity
+from jembatan.node.identity import NODE, Keyring, create_node_keys, key_states, load_keyring
+from jembatan.node.models import NodeIdentity, NodeKey
 from jembatan.store import migrations
 from jembatan.store.blobs import BlobStore
 from jembatan.store.db import check_reachable, open_engine, session_factory
@@ -81,9 +81,18 @@ class Node:
 
     def unlock(self, passphrase: str) -> Keyring:
         """Open the private keys; a wrong passphrase stops here with a clear error."""
+        with self.transaction() as s:
+            if s.scalar(select(NodeKey.kid).where(NodeKey.purpose == NODE).limit(1)) is None:
+                create_node_keys(s, passphrase)  # a node from before keys existed
         with self.db() as s:
             self.keyring = load_keyring(s, passphrase)
+        self.extras["key_states"] = key_states(self)
         return self.keyring
+
+    def sync_keys(self) -> None:
+        """Reload the keyring when another process (a CLI command) changed key states."""
+        if self.keyring is not None and key_states(self) != self.extras.get("key_states"):
+            self.unlock(self.keyring.passphrase)
 
     def keys(self) -> Keyring:
         if self.keyring is None:

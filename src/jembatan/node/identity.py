@@ -70,3 +70,9 @@ def load_keyring(s: Session, passphrase: str) -> Keyring:
         if row.status in ("active", "retiring"):
             ring.public.append({**json.loads(row.public_jwk), "purpose": row.purpose})
     return ring
+
+
+def key_states(node: Any) -> tuple[tuple[str, str], ...]:
+    with node.db() as s:
+        rows = s.execute(select(NodeKey.kid, NodeKey.status).order_by(NodeKey.kid))
+        return tuple((kid, status) for kid, status in rows)

@@ -147,7 +147,7 @@ def federation(node: Node) -> Federation:
         cached = node.extras.get("federation")
         if isinstance(cached, tuple) and cached[0] == marker:
             view: Federation = cached[1]
-            return view
+            return _unexpired(view)
     anchor = own_anchor(node)
     view = Federation()
     for c in copies:
@@ -162,7 +162,17 @@ def federation(node: Node) -> Federation:
         view.others = {}
     with _cache_lock:
         node.extras["federation"] = (marker, view)
-    return view
+    return _unexpired(view)
+
+
+def _unexpired(view: Federation) -> Federation:
+    """An expired directory vouches for nobody until a fresh one arrives."""
+    now = utcnow()
+    if all(d.expires_at > now for d in view.directories()):
+        return view
+    own = view.own if view.own is not None and view.own.expires_at > now else None
+    others = {i: d for i, d in view.others.items() if own is not None and d.expires_at > now}
+    return Federation(own, others)
 
 
 def jws_payload(token: str) -> bytes:

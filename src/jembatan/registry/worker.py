@@ -14,6 +14,7 @@ log = get_logger("jembatan.registry")
 
 
 def tick(node: Node) -> None:
+    node.sync_keys()
     if membership.own_anchor(node) is not None:
         try:
             for result in membership.refresh(node):

@@ -63,6 +63,27 @@ class BlobStore:
             Path(tmp_name).unlink(missing_ok=True)
             raise
 
+    def temp_path(self, name: str) -> Path:
+        """A path for work in progress inside the store (same file system: renames are
+        atomic)."""
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        return self._tmp / name
+
+    def adopt(self, path: Path) -> Blob:
+        """Move a finished file into the store under its SHA-256 (one streaming read)."""
+        digest = hashlib.sha256()
+        size = 0
+        with path.open("rb") as f:
+            while chunk := f.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+            os.fsync(f.fileno())
+        final = self._path(digest.hexdigest())
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, final)
+        _fsync_dir(final.parent)
+        return Blob(digest.hexdigest(), size)
+
     def put_file(self, source: BinaryIO, max_size: int | None = None) -> Blob:
         return self.put_stream(iter(lambda: source.read(CHUNK), b""), max_size)
 

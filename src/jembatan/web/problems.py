@@ -15,7 +15,15 @@ from jembatan.web import i18n
 from jembatan.web.i18n import N_
 
 PROBLEM_TYPE_BASE = "https://jembatan.dev/problems/"
-_MACHINE_PREFIXES = ("/api/", "/fed/", "/registry/", "/r1/", "/.well-known/", "/healthz", "/readyz")
+_MACHINE_PREFIXES = (
+    "/api/",
+    "/fed/",
+    "/registry/v1/",
+    "/r1/",
+    "/.well-known/",
+    "/healthz",
+    "/readyz",
+)
 log = get_logger("jembatan.web")
 
 
@@ -76,7 +84,7 @@ def install(app: FastAPI) -> None:
             detail = exc.translated(i18n.gettext) if wants_html(request) else exc.detail
         finally:
             i18n.language.reset(token)
-        response = problem(request, exc.status, exc.title, detail, exc.slug)
+        response = problem(request, exc.status, exc.title, detail, exc.slug, **exc.extra)
         if exc.status == 401 and not wants_html(request):
             response.headers["WWW-Authenticate"] = 'Bearer realm="jembatan"'
         return response

@@ -1,8 +1,8 @@
-"""exchange: messages and deliveries
+"""exchange: messages, deliveries, transfers
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-27 22:57:20.768274
+Create Date: 2026-11-27 23:07:52.339527
 """
 
 from __future__ import annotations
@@ -21,6 +21,16 @@ depends_on = None
 def upgrade() -> None:
 
     op.create_table(
+        "transfers",
+        sa.Column("message_id", sa.String(length=36), nullable=False),
+        sa.Column("sender", sa.String(length=800), nullable=False),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.Column("received", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", jembatan.store.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", jembatan.store.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("message_id", name=op.f("pk_transfers")),
+    )
+    op.create_table(
         "messages",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("box", sa.String(length=8), nullable=False),
@@ -31,13 +41,14 @@ def upgrade() -> None:
         sa.Column("classification", sa.String(length=20), nullable=False),
         sa.Column("content_type", sa.String(length=200), nullable=False),
         sa.Column("filename", sa.String(length=255), nullable=True),
-        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("payload_sha256", sa.String(length=64), nullable=False),
         sa.Column("envelope_sha256", sa.String(length=64), nullable=False),
         sa.Column("created_at", jembatan.store.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", jembatan.store.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column("received_at", jembatan.store.schema.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("bulk_sha256", sa.String(length=64), nullable=True),
         sa.Column("receipt", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by"],
@@ -92,3 +103,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_messages_box"))
 
     op.drop_table("messages")
+    op.drop_table("transfers")
