@@ -19,7 +19,10 @@ pytestmark = pytest.mark.slow
 
 
 def _free_base_port() -> int:
-    for base in range(21700, 60000, 97):
+    import random
+
+    start = random.randrange(20000, 50000)  # noqa: S311  (runs in parallel must not collide)
+    for base in range(start, 60000, 97):
         try:
             sockets = []
             for port in range(base, base + 4):  # the registry and three nodes

@@ -64,7 +64,7 @@ def test_large_file_resumes_after_a_break_and_arrives_intact(
 
     monkeypatch.setattr(transfer, "send_signed", send_signed)
     resumed: list[str] = []
-    original = transfer.send_signed
+    original = send_signed
 
     def watching(node: Any, method: str, url: str, *args: Any, **kwargs: Any) -> httpx.Response:
         resumed.append(f"{method} {url.rsplit('/', 1)[1]}")

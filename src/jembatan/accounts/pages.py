@@ -19,7 +19,7 @@ from jembatan.errors import (
     Unauthenticated,
 )
 from jembatan.web import i18n
-from jembatan.web.pages import Pages, redirect
+from jembatan.web.pages import Pages, error_text, redirect
 from jembatan.web.security import (
     PortalUser,
     csrf_protect,
@@ -60,14 +60,6 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
-def _error_text(request: Request, exc: JembatanError) -> str:
-    token = i18n.language.set(getattr(request.state, "lang", i18n.DEFAULT))
-    try:
-        return exc.translated(i18n.gettext)
-    finally:
-        i18n.language.reset(token)
-
-
 def _start(request: Request, response: Response, raw_session: str) -> Response:
     cookies = jar(request)
     cookies.set(request, response, cookies.session_name, raw_session, cookies.max_age)
@@ -105,7 +97,7 @@ def login(
             request,
             "accounts/login.html",
             status=exc.status,
-            error=_error_text(request, exc),
+            error=error_text(request, exc),
             next=_safe_next(next),
             username=username,
         )
@@ -143,7 +135,7 @@ def second_factor(
             request,
             "accounts/two_factor.html",
             status=exc.status,
-            error=_error_text(request, exc),
+            error=error_text(request, exc),
             next=_safe_next(next),
         )
     request.app.state.metrics.logins.labels("success").inc()
@@ -215,7 +207,7 @@ def change_password(
             raise InvalidInput("the new password and its confirmation differ")
         services.change_password(node_of(request), who.user.id, current, new)
     except JembatanError as exc:
-        return _profile(request, who, exc.status, password_error=_error_text(request, exc))
+        return _profile(request, who, exc.status, password_error=error_text(request, exc))
     return redirect("/profile", "password")
 
 
@@ -232,7 +224,7 @@ def create_token(
             node_of(request), who.user.id, name, scope or [], tokens.parse_duration(expires)
         )
     except JembatanError as exc:
-        return _profile(request, who, exc.status, token_error=_error_text(request, exc))
+        return _profile(request, who, exc.status, token_error=error_text(request, exc))
     return _profile(request, who, new_token=issued.token)
 
 
@@ -278,7 +270,7 @@ def confirm_two_factor(
     try:
         codes = services.confirm_totp_enrolment(node, who.user.id, code)
     except JembatanError as exc:
-        return _enrolment(request, who, exc.status, _error_text(request, exc))
+        return _enrolment(request, who, exc.status, error_text(request, exc))
     return pages(request).render(request, "accounts/recovery_codes.html", codes=codes)
 
 
@@ -292,7 +284,7 @@ def disable_two_factor(
             request,
             who,
             400,
-            two_factor_error=_error_text(request, InvalidInput("the password is wrong")),
+            two_factor_error=error_text(request, InvalidInput("the password is wrong")),
         )
     services.disable_totp(node, who.user.id)
     return redirect("/profile", "two-factor-off")
@@ -330,7 +322,7 @@ def add_user(
             status=exc.status,
             users=services.list_users(node),
             roles=list(Role),
-            error=_error_text(request, exc),
+            error=error_text(request, exc),
             form={"username": username, "display_name": display_name, "role": role},
         )
     return redirect("/users", "created")

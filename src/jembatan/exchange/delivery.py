@@ -59,9 +59,9 @@ def _settle(node: Node, mid: str, recipient: str, **changes: object) -> None:
         row = s.get(Delivery, (mid, recipient))
         if row is None:
             return
+        row.lease_until = None
         for key, value in changes.items():
             setattr(row, key, value)
-        row.lease_until = None
 
 
 def deliver(node: Node, mid: str, recipient: str) -> str:
@@ -87,7 +87,12 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
     else:
         try:
             if message.bulk_sha256 is not None:
-                transfer.push(node, message, member.node_url)
+                transfer.push(
+                    node,
+                    message,
+                    member.node_url,
+                    lambda: _settle(node, mid, recipient, lease_until=utcnow() + LEASE),
+                )
             answer = send_signed(
                 node,
                 "POST",

@@ -15,8 +15,7 @@ from jembatan.exchange import services
 from jembatan.exchange.api import BULK_THRESHOLD, payload_response
 from jembatan.exchange.envelope import TLP
 from jembatan.registry.membership import federation
-from jembatan.web.i18n import gettext, language
-from jembatan.web.pages import Pages, redirect
+from jembatan.web.pages import Pages, error_text, redirect
 from jembatan.web.security import PortalUser, csrf_protect, node_of, portal_user
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -120,11 +119,7 @@ async def send(
             who.user.id,
         )
     except JembatanError as exc:
-        token = language.set(getattr(request.state, "lang", "en"))
-        try:
-            error = exc.translated(gettext)
-        finally:
-            language.reset(token)
+        error = error_text(request, exc)
         form: dict[str, object] = {
             "to": to or [],
             "subject": subject,

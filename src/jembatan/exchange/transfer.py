@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -100,9 +101,12 @@ def seal_stream(
 # Sender ------------------------------------------------------------------------------------
 
 
-def push(node: Node, message: Message, node_url: str) -> None:
+def push(
+    node: Node, message: Message, node_url: str, still_mine: Callable[[], None] = lambda: None
+) -> None:
     """Upload the age stream from where the recipient says it stands; raises on failure
-    (the delivery worker retries later and resumes)."""
+    (the delivery worker retries later and resumes). `still_mine` renews the worker's
+    lease after each chunk, so a long transfer is never taken over by another worker."""
     assert message.bulk_sha256 is not None
     total = node.blobs.size(message.bulk_sha256)
     url = f"{node_url}/fed/v1/transfers/{message.id}"
@@ -128,6 +132,7 @@ def push(node: Node, message: Message, node_url: str) -> None:
             if answer.status_code != 200:
                 raise _refusal(answer)
             offset = int(answer.json()["received"])
+            still_mine()
 
 
 class TransferRefused(Exception):

@@ -3,6 +3,7 @@ for the registry's administrators."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -12,7 +13,7 @@ from jembatan.accounts.roles import Role
 from jembatan.errors import JembatanError
 from jembatan.registry import authority, membership
 from jembatan.registry.directory import TrustAnchor
-from jembatan.web.pages import Pages, redirect
+from jembatan.web.pages import Pages, error_text, redirect
 from jembatan.web.security import PortalUser, csrf_protect, node_of, portal_user, require_role
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -56,19 +57,11 @@ def registry(request: Request, who: Admin) -> Response:
     return _registry_page(request)
 
 
-def _act(request: Request, action: object) -> Response:
-    from jembatan.web.i18n import gettext, language
-
+def _act(request: Request, action: Callable[[], object]) -> Response:
     try:
-        if callable(action):
-            action()
+        action()
     except JembatanError as exc:
-        token = language.set(getattr(request.state, "lang", "en"))
-        try:
-            message = exc.translated(gettext)
-        finally:
-            language.reset(token)
-        return _registry_page(request, exc.status, message)
+        return _registry_page(request, exc.status, error_text(request, exc))
     return redirect("/registry", "saved")
 
 

@@ -20,6 +20,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import NullTranslations, Translations
 
+from jembatan.errors import JembatanError
+
 SRC = Path(__file__).resolve().parent.parent
 LOCALES = Path(__file__).parent / "locales"
 LANGUAGES = {"en": "English", "id": "Bahasa Indonesia"}
@@ -70,6 +72,15 @@ def gettext(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(language.get()).ngettext(singular, plural, n)
+
+
+def error_text(exc: JembatanError, lang: str) -> str:
+    """A refusal's message in the reader's language."""
+    token = language.set(lang)
+    try:
+        return exc.translated(gettext)
+    finally:
+        language.reset(token)
 
 
 def N_(message: str) -> str:  # noqa: N802  (the conventional name for "mark, don't translate")

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 import jembatan
 from jembatan.accounts.roles import ROLE_LABELS
 from jembatan.accounts.totp import qr_svg
+from jembatan.errors import JembatanError
 from jembatan.store.schema import utcnow
 from jembatan.web import i18n
 from jembatan.web.security import apply_cookies, csrf_token, optional_user, pick_language
@@ -105,6 +106,10 @@ NOTICES = {
     "language": i18n.N_("Language changed."),
     "sent": i18n.N_("Sealed and queued for delivery."),
 }
+
+
+def error_text(request: Request, exc: JembatanError) -> str:
+    return i18n.error_text(exc, getattr(request.state, "lang", i18n.DEFAULT))
 
 
 def redirect(to: str, notice: str | None = None) -> RedirectResponse:

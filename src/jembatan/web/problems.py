@@ -79,11 +79,8 @@ def install(app: FastAPI) -> None:
         return _domain_problem(request, exc)
 
     def _domain_problem(request: Request, exc: JembatanError) -> Response:
-        token = i18n.language.set(getattr(request.state, "lang", i18n.DEFAULT))
-        try:
-            detail = exc.translated(i18n.gettext) if wants_html(request) else exc.detail
-        finally:
-            i18n.language.reset(token)
+        lang = getattr(request.state, "lang", i18n.DEFAULT)
+        detail = i18n.error_text(exc, lang) if wants_html(request) else exc.detail
         response = problem(request, exc.status, exc.title, detail, exc.slug, **exc.extra)
         if exc.status == 401 and not wants_html(request):
             response.headers["WWW-Authenticate"] = 'Bearer realm="jembatan"'
