@@ -15,7 +15,13 @@ import httpx
 import pytest
 from jwcrypto import jwk, jws
 
-pytestmark = pytest.mark.slow
+from tests.conftest import POSTGRES
+
+# The demo always runs on SQLite: the PostgreSQL pass of the suite has nothing to add here.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(POSTGRES), reason="the demo federation runs on SQLite only"),
+]
 
 
 def _free_base_port() -> int:

@@ -19,7 +19,7 @@ from jembatan.registry.peers import send_signed
 from tests.exchange.test_exchange import _due_now
 from tests.fed import Federation
 
-SIZE = 40 * 1024 * 1024 + 12345  # five chunks and a bit
+SIZE = 5 * 1024 * 1024 + 12345  # five chunks and a bit
 
 
 def _data() -> bytes:
@@ -92,7 +92,7 @@ def test_large_file_resumes_after_a_break_and_arrives_intact(
 
 def test_tampered_transfer_is_refused(asean: Federation) -> None:
     idn, mys = asean.node("IDN"), asean.node("MYS")
-    sent = services.send(idn, ["ASEAN/GOV/MYS"], "Tampered", io.BytesIO(_data()[: 9 * 1024 * 1024]))
+    sent = services.send(idn, ["ASEAN/GOV/MYS"], "Tampered", io.BytesIO(_data()[: 2 * 1024 * 1024]))
     member = asean.nodes["ASEAN/GOV/MYS"]
     transfer.push(idn, sent, member.settings.base_url)
     scratch = next(mys.blobs.root.glob("tmp/transfer-*"))
@@ -128,3 +128,22 @@ def test_chunks_must_follow_the_acknowledged_offset(asean: Federation) -> None:
     assert other.status_code == 403
     unsigned = httpx.put(url + "?offset=40&total=100", content=b"z")
     assert unsigned.status_code == 401
+
+
+def test_a_lost_receipt_for_a_large_file_is_fetched_again(asean: Federation) -> None:
+    from sqlalchemy import update
+
+    from jembatan.exchange.models import Delivery
+
+    idn = asean.node("IDN")
+    sent = services.send(idn, ["ASEAN/GOV/MYS"], "Again", io.BytesIO(_data()[: 2 * 1024 * 1024]))
+    delivery.run_once(idn)
+    _, [first] = services.get_message(idn, sent.id)
+    assert first.status == "delivered"
+    with idn.transaction() as s:  # as if the receipt had been lost on the way back
+        s.execute(update(Delivery).values(status="sent", receipt=None, delivered_at=None))
+    _due_now(idn)
+    delivery.run_once(idn)
+    _, [again] = services.get_message(idn, sent.id)
+    assert again.status == "delivered", again.last_error
+    assert again.receipt == first.receipt

@@ -160,8 +160,10 @@ def worker(
     once: Annotated[bool, typer.Option(help="Deliver what is due now, then stop.")] = False,
 ) -> None:
     """Run the delivery worker (and directory refresh) without the web server."""
+    from jembatan.node.memory import tune_allocator
     from jembatan.registry.worker import run_periodic
 
+    tune_allocator()
     node = open_node(data_dir, quiet=False, unlock=True)
     if once:
         typer.echo(f"{delivery.run_once(node)} delivery attempts")

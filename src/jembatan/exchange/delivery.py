@@ -23,6 +23,7 @@ log = get_logger("jembatan.exchange")
 LEASE = timedelta(seconds=120)
 MAX_BACKOFF = 3600.0
 ENVELOPE_TYPE = "application/jose+json"
+BULK_TIMEOUT = 600.0
 
 
 def backoff(attempts: int) -> timedelta:
@@ -64,13 +65,19 @@ def _settle(node: Node, mid: str, recipient: str, **changes: object) -> None:
             setattr(row, key, value)
 
 
+def _final(status: int) -> bool:
+    """A refusal that retrying cannot change (not a recipient, bad envelope ...)."""
+    return 400 <= status < 500 and status not in (401, 408, 409, 429)
+
+
 def deliver(node: Node, mid: str, recipient: str) -> str:
-    """One attempt; returns the new status."""
+    """One attempt; returns the new status. `sent` means the recipient was reached at
+    least once but no valid receipt is held yet; `queued` that it was never reached."""
     now = utcnow()
     message, _ = services.get_message(node, mid)
     with node.db() as s:
         row = s.get(Delivery, (mid, recipient))
-        attempts = row.attempts if row else 0
+        attempts, status = (row.attempts, row.status) if row else (0, "queued")
     if message.expires_at <= now:
         _settle(
             node,
@@ -81,29 +88,28 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
         )
         return "expired"
     member = federation(node).member(recipient)
-    error: str
+    reached = False
     if member is None:
         error = f"{recipient} is not in the current directory"
     else:
         try:
             if message.bulk_sha256 is not None:
-                transfer.push(
-                    node,
-                    message,
-                    member.node_url,
-                    lambda: _settle(node, mid, recipient, lease_until=utcnow() + LEASE),
-                )
+                renew = lambda: _settle(node, mid, recipient, lease_until=utcnow() + LEASE)  # noqa: E731
+                transfer.push(node, message, member.node_url, renew)
             answer = send_signed(
                 node,
                 "POST",
                 member.node_url + "/fed/v1/envelopes",
                 services.envelope_of(node, message),
                 ENVELOPE_TYPE,
+                # A large file is checked (hashed and decrypted once) before the receipt.
+                timeout=BULK_TIMEOUT if message.bulk_sha256 else None,
             )
         except JembatanError as exc:
             error = exc.detail
         except transfer.TransferRefused as exc:
-            if 400 <= exc.status < 500 and exc.status not in (401, 408, 409, 429):
+            reached = True
+            if _final(exc.status):
                 _settle(
                     node,
                     mid,
@@ -115,11 +121,11 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
                 return "failed"
             error = exc.detail
         else:
+            reached = True
             if answer.status_code == 200:
                 return _receipted(node, message, recipient, answer)
             detail = _detail(answer)
-            if 400 <= answer.status_code < 500 and answer.status_code not in (401, 408, 429):
-                # Refused for good (not a recipient, bad envelope): retrying cannot help.
+            if _final(answer.status_code):
                 _settle(
                     node,
                     mid,
@@ -130,16 +136,17 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
                 )
                 return "failed"
             error = f"recipient answered {answer.status_code}: {detail}"
+    new_status = "sent" if reached or status == "sent" else "queued"
     _settle(
         node,
         mid,
         recipient,
-        status="queued" if member is None else "sent",
+        status=new_status,
         attempts=attempts + 1,
         last_error=error[:500],
         next_attempt_at=now + backoff(attempts + 1),
     )
-    return "queued"
+    return new_status
 
 
 def _detail(answer: httpx.Response) -> str:

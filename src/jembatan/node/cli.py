@@ -23,6 +23,7 @@ from jembatan.config import load_settings
 from jembatan.exchange import delivery
 from jembatan.identifiers import MemberId
 from jembatan.node.context import Node
+from jembatan.node.memory import tune_allocator
 from jembatan.node.services import init_node
 from jembatan.registry.worker import run_periodic
 from jembatan.store import migrations
@@ -67,6 +68,7 @@ def serve(
 
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
+    tune_allocator()
     node = open_node(
         data_dir,
         quiet=False,

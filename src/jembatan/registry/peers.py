@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,17 +100,43 @@ def forget_old_nonces(node: Node) -> int:
 
 
 def send_signed(
-    node: Node, method: str, url: str, body: bytes = b"", content_type: str = "application/json"
+    node: Node,
+    method: str,
+    url: str,
+    body: bytes = b"",
+    content_type: str = "application/json",
+    timeout: float | None = None,
 ) -> httpx.Response:
     """Sign and send one request to another node (pooled keep-alive connections)."""
     signer = node.keys().signer()
     headers = httpsig.sign(method, url, body, signer.signing_key(), signer.kid, int(time.time()))
+    content: bytes | Iterator[bytes] = body
     if body:
         headers["Content-Type"] = content_type
+    if len(body) > _SLICE:
+        # Handed to httpx in slices: given one large bytes object it makes copies that
+        # leave a streaming node's memory fragmented (see docs/performance.md).
+        headers["Content-Length"] = str(len(body))
+        content = _slices(body)
     try:
-        return http(node).request(method, url, content=body, headers=headers)
+        return http(node).request(
+            method,
+            url,
+            content=content,
+            headers=headers,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
     except httpx.TransportError as exc:
         raise Unavailable(f"node unreachable at {url}: {exc}") from None
+
+
+_SLICE = 64 * 1024
+
+
+def _slices(body: bytes) -> Iterator[bytes]:
+    view = memoryview(body)
+    for start in range(0, len(body), _SLICE):
+        yield bytes(view[start : start + _SLICE])
 
 
 def send_json(node: Node, method: str, url: str, payload: Any) -> httpx.Response:
