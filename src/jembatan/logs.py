@@ -76,6 +76,8 @@ def configure(level: str = "info", fmt: str = "json") -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # our middleware logs each request
     logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
+    # httpx logs every request at INFO; our own events say what matters.
+    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
 
 
 def get_logger(name: str) -> Any:

@@ -349,3 +349,28 @@ def test_node_accepts_an_envelope_sealed_by_an_independent_library(asean: Federa
     [got] = _inbox(mys)
     assert got.subject == "From another implementation"
     assert services.read_payload(mys, got) == payload
+
+
+def test_concurrent_workers_never_take_the_same_delivery(trio: Federation) -> None:
+    """Two workers claiming at once (FOR UPDATE SKIP LOCKED on PostgreSQL, the single
+    writer on SQLite) get disjoint sets of deliveries."""
+    import threading
+
+    idn = trio.node("IDN")
+    for i in range(20):
+        services.send(idn, ["ASEAN/GOV/MYS", "ASEAN/GOV/SGP"], f"n{i}", b"x")
+    claimed: list[list[tuple[str, str]]] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        barrier.wait()
+        claimed.append(delivery.claim_due(idn, limit=15))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    everything = [item for batch in claimed for item in batch]
+    assert len(everything) == len(set(everything))
+    assert len(everything) == 40

@@ -198,7 +198,7 @@ def run_once(node: Node, limit: int = 20) -> int:
     return len(claimed)
 
 
-def run_forever(node: Node, stop: threading.Event, idle: float = 1.0) -> None:
+def run_forever(node: Node, stop: threading.Event, idle: float = 0.2) -> None:
     while not stop.is_set():
         try:
             busy = run_once(node)

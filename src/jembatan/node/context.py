@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import jembatan.models  # noqa: F401  (every table registered, so relations always resolve)
 from jembatan.config import Settings
 from jembatan.errors import ConfigError
 from jembatan.node.identity import NODE, Keyring, create_node_keys, key_states, load_keyring

@@ -140,14 +140,17 @@ _cache_lock = threading.Lock()
 
 def federation(node: Node) -> Federation:
     """The current trusted view, parsed once per set of directory serials."""
-    with node.db() as s:
-        copies = list(s.scalars(select(DirectoryCopy)))
-    marker = tuple(sorted((c.instance, c.serial) for c in copies))
+    with node.db() as s:  # the cheap question first: did any serial change?
+        rows = s.execute(select(DirectoryCopy.instance, DirectoryCopy.serial))
+        marker: tuple[tuple[str, int], ...] = tuple(sorted((i, n) for i, n in rows))
     with _cache_lock:
         cached = node.extras.get("federation")
         if isinstance(cached, tuple) and cached[0] == marker:
             view: Federation = cached[1]
             return _unexpired(view)
+    with node.db() as s:
+        copies = list(s.scalars(select(DirectoryCopy)))
+    marker = tuple(sorted((c.instance, c.serial) for c in copies))
     anchor = own_anchor(node)
     view = Federation()
     for c in copies:
