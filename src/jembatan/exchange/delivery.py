@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, tuple_, update
 
 from jembatan.errors import JembatanError
 from jembatan.exchange import services, transfer
@@ -33,26 +33,31 @@ def backoff(attempts: int) -> timedelta:
 
 
 def claim_due(node: Node, limit: int = 20) -> list[tuple[str, str]]:
-    """Lease due deliveries. On PostgreSQL, FOR UPDATE SKIP LOCKED lets several workers
-    share the queue without ever taking the same item; SQLite has one writer anyway."""
+    """Lease due deliveries in one UPDATE ... RETURNING statement, so two workers never
+    take the same item: on PostgreSQL the candidate rows are chosen with FOR UPDATE SKIP
+    LOCKED (workers pass each other by); on SQLite the statement holds the write lock."""
     now = utcnow()
+    due = (
+        Delivery.status.in_(("queued", "sent")),
+        Delivery.next_attempt_at <= now,
+        or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+    )
+    candidates = (
+        select(Delivery.message_id, Delivery.recipient)
+        .where(*due)
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+    )
+    if node.engine.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    claim = (
+        update(Delivery)
+        .where(tuple_(Delivery.message_id, Delivery.recipient).in_(candidates), *due)
+        .values(lease_until=now + LEASE)
+        .returning(Delivery.message_id, Delivery.recipient)
+    )
     with node.transaction() as s:
-        rows = list(
-            s.scalars(
-                select(Delivery)
-                .where(
-                    Delivery.status.in_(("queued", "sent")),
-                    Delivery.next_attempt_at <= now,
-                    or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-                )
-                .order_by(Delivery.next_attempt_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        for row in rows:
-            row.lease_until = now + LEASE
-        return [(r.message_id, r.recipient) for r in rows]
+        return [(mid, recipient) for mid, recipient in s.execute(claim)]
 
 
 def _settle(node: Node, mid: str, recipient: str, **changes: object) -> None:
