@@ -99,7 +99,10 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
     else:
         try:
             if message.bulk_sha256 is not None:
-                renew = lambda: _settle(node, mid, recipient, lease_until=utcnow() + LEASE)  # noqa: E731
+
+                def renew() -> None:
+                    _settle(node, mid, recipient, lease_until=utcnow() + LEASE)
+
                 transfer.push(node, message, member.node_url, renew)
             answer = send_signed(
                 node,
@@ -110,6 +113,8 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
                 # A large file is checked (hashed and decrypted once) before the receipt.
                 timeout=BULK_TIMEOUT if message.bulk_sha256 else None,
             )
+            if answer.status_code != 200:
+                raise transfer.refusal(answer, "refused")
         except JembatanError as exc:
             error = exc.detail
         except transfer.TransferRefused as exc:
@@ -126,21 +131,7 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
                 return "failed"
             error = exc.detail
         else:
-            reached = True
-            if answer.status_code == 200:
-                return _receipted(node, message, recipient, answer)
-            detail = _detail(answer)
-            if _final(answer.status_code):
-                _settle(
-                    node,
-                    mid,
-                    recipient,
-                    status="failed",
-                    attempts=attempts + 1,
-                    last_error=f"refused ({answer.status_code}): {detail}"[:500],
-                )
-                return "failed"
-            error = f"recipient answered {answer.status_code}: {detail}"
+            return _receipted(node, message, recipient, answer)
     new_status = "sent" if reached or status == "sent" else "queued"
     _settle(
         node,
@@ -152,13 +143,6 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
         next_attempt_at=now + backoff(attempts + 1),
     )
     return new_status
-
-
-def _detail(answer: httpx.Response) -> str:
-    try:
-        return str(answer.json().get("detail", ""))[:300]
-    except ValueError:
-        return answer.text[:300]
 
 
 def _receipted(node: Node, message: Message, recipient: str, answer: httpx.Response) -> str:

@@ -112,7 +112,7 @@ def push(
     url = f"{node_url}/fed/v1/transfers/{message.id}"
     answer = send_signed(node, "GET", url)
     if answer.status_code != 200:
-        raise _refusal(answer)
+        raise refusal(answer)
     offset = int(answer.json()["received"])
     with node.blobs.open(message.bulk_sha256) as f:
         f.seek(offset)
@@ -130,7 +130,7 @@ def push(
                 f.seek(offset)
                 continue
             if answer.status_code != 200:
-                raise _refusal(answer)
+                raise refusal(answer)
             offset = int(answer.json()["received"])
             still_mine()
 
@@ -142,12 +142,13 @@ class TransferRefused(Exception):
         self.detail = detail
 
 
-def _refusal(answer: Any) -> TransferRefused:
+def refusal(answer: Any, what: str = "transfer refused") -> TransferRefused:
+    """A peer's non-200 answer as an exception carrying its status and problem detail."""
     try:
         detail = str(answer.json().get("detail", ""))
     except ValueError:
         detail = answer.text[:300]
-    return TransferRefused(answer.status_code, f"transfer refused ({answer.status_code}): {detail}")
+    return TransferRefused(answer.status_code, f"{what} ({answer.status_code}): {detail}")
 
 
 # Receiver ----------------------------------------------------------------------------------
