@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     key_overlap_hours: int = Field(
         default=72, ge=1, description="After a key rotation, how long the old keys still verify"
     )
+    ledger_checkpoint_seconds: int = Field(
+        default=2, ge=1, le=3600, description="Least time between two ledger checkpoints"
+    )
+    ledger_witness_seconds: int = Field(
+        default=10, ge=1, le=86400, description="How often the node witnesses its peers' ledgers"
+    )
     signature_max_age_seconds: int = Field(
         default=300, ge=10, le=3600, description="Oldest signed node-to-node request accepted"
     )

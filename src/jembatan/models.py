@@ -1,7 +1,17 @@
-"""Every capability's tables, imported in one place for migrations and tests."""
+"""Every capability"s tables, imported in one place for migrations and tests."""
 
 from jembatan.accounts.models import ApiToken, RecoveryCode, User, WebSession
 from jembatan.exchange.models import Delivery, Message, Transfer
+from jembatan.ledger.models import (
+    Checkpoint,
+    Cosignature,
+    LedgerAlert,
+    LedgerEntry,
+    LedgerHead,
+    LedgerTile,
+    LedgerTree,
+    WitnessedLog,
+)
 from jembatan.node.models import NodeIdentity, NodeKey
 from jembatan.registry.models import (
     Anchor,
@@ -18,9 +28,16 @@ from jembatan.registry.models import (
 __all__ = [
     "Anchor",
     "ApiToken",
+    "Checkpoint",
+    "Cosignature",
     "Delivery",
     "DirectoryCopy",
     "JoinRequest",
+    "LedgerAlert",
+    "LedgerEntry",
+    "LedgerHead",
+    "LedgerTile",
+    "LedgerTree",
     "Message",
     "NodeIdentity",
     "NodeKey",
@@ -34,4 +51,5 @@ __all__ = [
     "TrustedInstance",
     "User",
     "WebSession",
+    "WitnessedLog",
 ]

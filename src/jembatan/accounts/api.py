@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from jembatan.accounts import services, tokens
 from jembatan.accounts.models import ApiToken, User
 from jembatan.errors import Conflict
+from jembatan.ledger.entries import user_actor
 from jembatan.web.security import ApiCaller, node_of, require_scope
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -117,8 +118,14 @@ def create_user(
     body: NewUser,
     caller: Annotated[ApiCaller, Depends(require_scope("users:write"))],
 ) -> UserOut:
+    node = node_of(request)
     user = services.create_user(
-        node_of(request), body.username, body.password, body.role, body.display_name
+        node,
+        body.username,
+        body.password,
+        body.role,
+        body.display_name,
+        user_actor(node.member_id, caller.user.username),
     )
     return UserOut.of(user)
 
@@ -134,4 +141,5 @@ def change_user(
     user = services.find_user(node, username)
     if user.id == caller.user.id and (body.role is not None or body.disabled):
         raise Conflict("you cannot disable yourself or change your own role")
-    return UserOut.of(services.update_user(node, user.id, body.role, body.disabled))
+    actor = user_actor(node.member_id, caller.user.username)
+    return UserOut.of(services.update_user(node, user.id, body.role, body.disabled, actor))

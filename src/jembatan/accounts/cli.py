@@ -11,6 +11,7 @@ from jembatan.accounts import services, tokens
 from jembatan.accounts.api import TokenOut, UserOut
 from jembatan.cli.common import DataDir, Json, clear_errors, open_node, print_json
 from jembatan.errors import InvalidInput
+from jembatan.ledger.entries import console
 
 user_app = typer.Typer(help="Officials' accounts on this node.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for agencies' own systems.", no_args_is_help=True)
@@ -44,7 +45,9 @@ def add(
 ) -> None:
     """Create an account."""
     node = open_node(data_dir)
-    user = services.create_user(node, username, _read_password(password_file), role, display_name)
+    user = services.create_user(
+        node, username, _read_password(password_file), role, display_name, console(node)
+    )
     if as_json:
         print_json(UserOut.of(user).model_dump(mode="json"))
     else:
@@ -67,7 +70,9 @@ def list_(data_dir: DataDir = None, as_json: Json = False) -> None:
 
 def _set_disabled(data_dir: Path | None, username: str, disabled: bool) -> None:
     node = open_node(data_dir)
-    user = services.update_user(node, services.find_user(node, username).id, disabled=disabled)
+    user = services.update_user(
+        node, services.find_user(node, username).id, disabled=disabled, actor=console(node)
+    )
     typer.echo(f"{user.username} {'disabled' if disabled else 'enabled'}")
 
 
@@ -94,7 +99,9 @@ def role(
 ) -> None:
     """Change an account's role."""
     node = open_node(data_dir)
-    user = services.update_user(node, services.find_user(node, username).id, role=new_role)
+    user = services.update_user(
+        node, services.find_user(node, username).id, role=new_role, actor=console(node)
+    )
     typer.echo(f"{user.username} is now {user.role}")
 
 
@@ -110,7 +117,7 @@ def password(
     """Set a new password for a user (also lifts a lockout and ends their sessions)."""
     node = open_node(data_dir)
     user = services.reset_password(
-        node, services.find_user(node, username).id, _read_password(password_file)
+        node, services.find_user(node, username).id, _read_password(password_file), console(node)
     )
     typer.echo(f"new password set for {user.username}")
 
@@ -120,7 +127,7 @@ def password(
 def unlock(username: str, data_dir: DataDir = None) -> None:
     """Lift a temporary lockout after failed logins."""
     node = open_node(data_dir)
-    services.unlock(node, services.find_user(node, username).id)
+    services.unlock(node, services.find_user(node, username).id, console(node))
     typer.echo(f"{username} unlocked")
 
 
@@ -129,7 +136,7 @@ def unlock(username: str, data_dir: DataDir = None) -> None:
 def reset_two_factor(username: str, data_dir: DataDir = None) -> None:
     """Remove a user's two-factor enrolment (lost phone); they enrol again at next login."""
     node = open_node(data_dir)
-    services.disable_totp(node, services.find_user(node, username).id)
+    services.disable_totp(node, services.find_user(node, username).id, console(node))
     typer.echo(f"two-factor login reset for {username}")
 
 

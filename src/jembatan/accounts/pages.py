@@ -18,6 +18,7 @@ from jembatan.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from jembatan.ledger.entries import user_actor
 from jembatan.web import i18n
 from jembatan.web.pages import Pages, error_text, redirect
 from jembatan.web.security import (
@@ -286,7 +287,7 @@ def disable_two_factor(
             400,
             two_factor_error=error_text(request, InvalidInput("the password is wrong")),
         )
-    services.disable_totp(node, who.user.id)
+    services.disable_totp(node, who.user.id, user_actor(node.member_id, who.user.username))
     return redirect("/profile", "two-factor-off")
 
 
@@ -314,7 +315,14 @@ def add_user(
 ) -> Response:
     node = node_of(request)
     try:
-        services.create_user(node, username, password, role, display_name)
+        services.create_user(
+            node,
+            username,
+            password,
+            role,
+            display_name,
+            user_actor(node.member_id, who.user.username),
+        )
     except JembatanError as exc:
         return pages(request).render(
             request,
@@ -337,16 +345,17 @@ def change_user(
     role: Annotated[str, Form(max_length=20)] = "",
 ) -> RedirectResponse:
     node = node_of(request)
+    actor = user_actor(node.member_id, who.user.username)
     if user_id == who.user.id and action in ("disable", "role"):
         raise Conflict("you cannot disable yourself or change your own role")
     if action == "role":
-        services.update_user(node, user_id, role=role)
+        services.update_user(node, user_id, role=role, actor=actor)
     elif action in ("disable", "enable"):
-        services.update_user(node, user_id, disabled=action == "disable")
+        services.update_user(node, user_id, disabled=action == "disable", actor=actor)
     elif action == "reset-two-factor":
-        services.disable_totp(node, user_id)
+        services.disable_totp(node, user_id, actor)
     elif action == "unlock":
-        services.unlock(node, user_id)
+        services.unlock(node, user_id, actor)
     else:
         raise InvalidInput("unknown action {action!r}", action=action)
     return redirect("/users", "saved")

@@ -33,13 +33,15 @@ SCOPES: dict[str, str] = {
     "directory:read": N_("read the federation's member directory"),
     "messages:send": N_("send messages to other governments"),
     "messages:read": N_("read the inbox and outbox and download messages"),
+    "ledger:read": N_("read the ledger's entries and proofs"),
 }
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.ADMIN: frozenset(SCOPES),
+    # Administrators run the node; auditors alone read its ledger (separation of duties).
+    Role.ADMIN: frozenset(SCOPES) - {"ledger:read"},
     Role.OFFICER: frozenset({"profile:read", "directory:read", "messages:send", "messages:read"}),
     Role.ANALYST: frozenset({"profile:read", "directory:read", "messages:read"}),
-    Role.AUDITOR: frozenset({"profile:read", "directory:read"}),
+    Role.AUDITOR: frozenset({"profile:read", "directory:read", "ledger:read"}),
 }
 
 

@@ -15,6 +15,15 @@ from jembatan.accounts.models import RecoveryCode, User, WebSession
 from jembatan.accounts.roles import parse_role
 from jembatan.crypto.secretbox import SecretBox
 from jembatan.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthenticated
+from jembatan.ledger.entries import (
+    USER_CHANGED,
+    USER_CREATED,
+    USER_LOCKED,
+    USER_LOGIN,
+    Event,
+    record,
+    user_actor,
+)
 from jembatan.node.context import Node
 from jembatan.store.schema import utcnow
 
@@ -58,8 +67,22 @@ def count_users(node: Node) -> int:
         return s.scalar(select(func.count()).select_from(User)) or 0
 
 
+def _audit(
+    node: Node, s: Session, kind: str, user: User, actor: str | None, **details: object
+) -> None:
+    """The ledger entry for an account change, in the change's own transaction."""
+    record(
+        s, Event(kind, actor or node.member_id, user_actor(node.member_id, user.username), details)
+    )
+
+
 def create_user(
-    node: Node, username: str, password: str, role: str, display_name: str = ""
+    node: Node,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    actor: str | None = None,
 ) -> User:
     username = username.strip().lower()
     if not _USERNAME.match(username):
@@ -80,23 +103,34 @@ def create_user(
         )
         s.add(user)
         s.flush()
+        _audit(node, s, USER_CREATED, user, actor, role=user.role)
         return user
 
 
 def update_user(
-    node: Node, user_id: int, role: str | None = None, disabled: bool | None = None
+    node: Node,
+    user_id: int,
+    role: str | None = None,
+    disabled: bool | None = None,
+    actor: str | None = None,
 ) -> User:
     """Change role and/or disable; disabling ends the user's sessions at once (tokens stop
     working while the account is disabled)."""
     parsed = parse_role(role) if role is not None else None
     with node.transaction() as s:
         user = _get(s, user_id)
-        if parsed is not None:
+        changes: dict[str, object] = {}
+        if parsed is not None and parsed.value != user.role:
+            changes["role"] = {"from": user.role, "to": parsed.value}
             user.role = parsed.value
         if disabled is not None:
+            if disabled != user.disabled:
+                changes["disabled"] = disabled
             user.disabled = disabled
             if disabled:
                 s.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        if changes:
+            _audit(node, s, USER_CHANGED, user, actor, **changes)
         return user
 
 
@@ -116,7 +150,7 @@ def change_password(node: Node, user_id: int, current: str, new: str) -> None:
         user.password_hash = passwords.hash_password(new)
 
 
-def reset_password(node: Node, user_id: int, new: str) -> User:
+def reset_password(node: Node, user_id: int, new: str, actor: str | None = None) -> User:
     """An administrator sets a new password; it also lifts a lockout and ends sessions."""
     with node.transaction() as s:
         user = _get(s, user_id)
@@ -124,13 +158,15 @@ def reset_password(node: Node, user_id: int, new: str) -> User:
         user.password_hash = passwords.hash_password(new)
         user.failed_logins, user.locked_until = 0, None
         s.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        _audit(node, s, USER_CHANGED, user, actor, reset="password")
         return user
 
 
-def unlock(node: Node, user_id: int) -> User:
+def unlock(node: Node, user_id: int, actor: str | None = None) -> User:
     with node.transaction() as s:
         user = _get(s, user_id)
         user.failed_logins, user.locked_until = 0, None
+        _audit(node, s, USER_CHANGED, user, actor, unlocked=True)
         return user
 
 
@@ -145,6 +181,7 @@ def _register_failure(node: Node, s: Session, user: User) -> None:
     if user.failed_logins >= node.settings.login_max_failures:
         user.locked_until = utcnow() + timedelta(minutes=node.settings.lockout_minutes)
         user.failed_logins = 0
+        _audit(node, s, USER_LOCKED, user, None, minutes=node.settings.lockout_minutes)
 
 
 def _is_locked(user: User) -> bool:
@@ -171,16 +208,17 @@ def check_password_login(node: Node, username: str, password: str) -> LoginResul
             if passwords.needs_rehash(user.password_hash):
                 user.password_hash = passwords.hash_password(password)
             if not user.totp_enabled:
-                _login_succeeded(user)
+                _login_succeeded(node, s, user, "password")
     if refusal is not None:
         raise refusal
     return LoginResult(user, user.totp_enabled)
 
 
-def _login_succeeded(user: User) -> None:
+def _login_succeeded(node: Node, s: Session, user: User, method: str) -> None:
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = utcnow()
+    _audit(node, s, USER_LOGIN, user, user_actor(node.member_id, user.username), method=method)
 
 
 def check_second_factor(node: Node, user_id: int, code: str) -> bool:
@@ -198,7 +236,7 @@ def check_second_factor(node: Node, user_id: int, code: str) -> bool:
         step = totp.match_step(secret, code, user.totp_last_step)
         if step is not None:
             user.totp_last_step = step
-            _login_succeeded(user)
+            _login_succeeded(node, s, user, "password+totp")
             return False
         spent = cast(
             CursorResult[Any],
@@ -213,7 +251,7 @@ def check_second_factor(node: Node, user_id: int, code: str) -> bool:
             ),
         ).rowcount
         if spent:
-            _login_succeeded(user)
+            _login_succeeded(node, s, user, "password+recovery-code")
             return True
         _register_failure(node, s, user)  # committed: the failure must count
         locked = _is_locked(user)
@@ -253,16 +291,25 @@ def confirm_totp_enrolment(node: Node, user_id: int, code: str) -> list[str]:
         s.add_all(
             RecoveryCode(user_id=user_id, code_hash=totp.hash_recovery_code(c)) for c in codes
         )
+        _audit(
+            node,
+            s,
+            USER_CHANGED,
+            user,
+            user_actor(node.member_id, user.username),
+            two_factor="enrolled",
+        )
         return codes
 
 
-def disable_totp(node: Node, user_id: int) -> None:
+def disable_totp(node: Node, user_id: int, actor: str | None = None) -> None:
     with node.transaction() as s:
         user = _get(s, user_id)
         user.totp_enabled = False
         user.totp_secret = None
         user.totp_last_step = 0
         s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        _audit(node, s, USER_CHANGED, user, actor, two_factor="removed")
 
 
 def unused_recovery_codes(node: Node, user_id: int) -> int:

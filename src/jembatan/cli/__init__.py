@@ -7,6 +7,7 @@ import typer
 from jembatan.accounts.cli import token_app, user_app
 from jembatan.demo.cli import demo
 from jembatan.exchange.cli import inbox, message_app, outbox, send, worker
+from jembatan.ledger.cli import ledger_app
 from jembatan.node.cli import db_app, init, serve, version
 from jembatan.registry.cli import directory_app, join, keys_app, registry_app
 
@@ -33,6 +34,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(registry_app, name="registry")
 app.add_typer(directory_app, name="directory")
 app.add_typer(keys_app, name="keys")
+app.add_typer(ledger_app, name="ledger")
 
 
 def main() -> None:

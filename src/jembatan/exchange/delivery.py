@@ -3,6 +3,7 @@ keep the receipt; retry with exponential backoff and jitter; give up at expiry."
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 from datetime import timedelta
@@ -13,6 +14,7 @@ from sqlalchemy import or_, select, tuple_, update
 from jembatan.errors import JembatanError
 from jembatan.exchange import services, transfer
 from jembatan.exchange.models import Delivery, Message
+from jembatan.ledger.entries import MESSAGE_DELIVERED, MESSAGE_FAILED, Event, record
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.registry.membership import federation
@@ -60,7 +62,10 @@ def claim_due(node: Node, limit: int = 20) -> list[tuple[str, str]]:
         return [(mid, recipient) for mid, recipient in s.execute(claim)]
 
 
-def _settle(node: Node, mid: str, recipient: str, **changes: object) -> None:
+def _settle(
+    node: Node, mid: str, recipient: str, event: Event | None = None, **changes: object
+) -> None:
+    """Record an attempt's outcome; a final one goes into the ledger in the same step."""
     with node.transaction() as s:
         row = s.get(Delivery, (mid, recipient))
         if row is None:
@@ -68,6 +73,13 @@ def _settle(node: Node, mid: str, recipient: str, **changes: object) -> None:
         row.lease_until = None
         for key, value in changes.items():
             setattr(row, key, value)
+        if event is not None:
+            record(s, event)
+
+
+def _outcome(kind: str, mid: str, recipient: str, receipt: str = "", **details: str) -> Event:
+    hashes = {"receipt": hashlib.sha256(receipt.encode()).hexdigest()} if receipt else {}
+    return Event(kind, recipient, mid, {"recipient": recipient, **details}, hashes)
 
 
 def _final(status: int) -> bool:
@@ -84,12 +96,14 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
         row = s.get(Delivery, (mid, recipient))
         attempts, status = (row.attempts, row.status) if row else (0, "queued")
     if message.expires_at <= now:
+        reason = "gave up: the message expired before the recipient took it"
         _settle(
             node,
             mid,
             recipient,
+            _outcome(MESSAGE_FAILED, mid, recipient, status="expired", reason=reason),
             status="expired",
-            last_error="gave up: the message expired before the recipient took it",
+            last_error=reason,
         )
         return "expired"
     member = federation(node).member(recipient)
@@ -124,6 +138,9 @@ def deliver(node: Node, mid: str, recipient: str) -> str:
                     node,
                     mid,
                     recipient,
+                    _outcome(
+                        MESSAGE_FAILED, mid, recipient, status="failed", reason=exc.detail[:500]
+                    ),
                     status="failed",
                     attempts=attempts + 1,
                     last_error=exc.detail[:500],
@@ -165,6 +182,7 @@ def _receipted(node: Node, message: Message, recipient: str, answer: httpx.Respo
         node,
         message.id,
         recipient,
+        _outcome(MESSAGE_DELIVERED, message.id, recipient, receipt=receipt),
         status="delivered",
         delivered_at=now,
         sent_at=now,

@@ -14,6 +14,7 @@ from jembatan.errors import Forbidden, JembatanError
 from jembatan.exchange import services
 from jembatan.exchange.api import BULK_THRESHOLD, payload_response
 from jembatan.exchange.envelope import TLP
+from jembatan.ledger import services as ledger
 from jembatan.registry.membership import federation
 from jembatan.web.pages import Pages, error_text, redirect
 from jembatan.web.security import PortalUser, csrf_protect, node_of, portal_user
@@ -145,6 +146,7 @@ def message(request: Request, who: Official, mid: str) -> Response:
         deliveries=deliveries,
         text=text,
         recipients=json.loads(found.recipients),
+        evidence=ledger.entries_about(node, mid),
     )
 
 

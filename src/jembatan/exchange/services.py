@@ -13,10 +13,11 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from jembatan.accounts.models import User
 from jembatan.crypto import jws
 from jembatan.crypto.canonical import canonical_json
 from jembatan.crypto.keys import public_key
-from jembatan.errors import Conflict, Forbidden, InvalidInput, NotFound
+from jembatan.errors import Conflict, Forbidden, InvalidInput, JembatanError, NotFound
 from jembatan.exchange import transfer
 from jembatan.exchange.envelope import (
     Letter,
@@ -29,6 +30,14 @@ from jembatan.exchange.envelope import (
 )
 from jembatan.exchange.models import Delivery, Message
 from jembatan.identifiers import MemberId
+from jembatan.ledger.entries import (
+    MESSAGE_RECEIVED,
+    MESSAGE_REFUSED,
+    MESSAGE_SENT,
+    Event,
+    record,
+    user_actor,
+)
 from jembatan.node.context import Node
 from jembatan.registry.directory import parse_stamp, stamp
 from jembatan.registry.membership import Federation, federation
@@ -141,7 +150,34 @@ def send(
         s.add(message)
         s.flush()
         s.add_all(Delivery(message_id=mid, recipient=m, next_attempt_at=now) for m in members)
+        author = s.get(User, user_id) if user_id is not None else None
+        record(
+            s,
+            Event(
+                MESSAGE_SENT,
+                user_actor(node.member_id, author.username) if author else node.member_id,
+                mid,
+                _facts(message),
+                _hashes(message),
+            ),
+        )
     return message
+
+
+def _facts(message: Message) -> dict[str, Any]:
+    """What the ledger keeps of a message: routing and size, never subject or content."""
+    return {
+        "sender": message.sender,
+        "recipients": json.loads(message.recipients),
+        "classification": message.classification,
+        "conversation": message.conversation_id,
+        "size": message.size,
+        "expires": stamp(message.expires_at),
+    }
+
+
+def _hashes(message: Message, **more: str) -> dict[str, str]:
+    return {"envelope": message.envelope_sha256, "payload": message.payload_sha256, **more}
 
 
 def sender_key_for(node: Node) -> Any:
@@ -176,7 +212,30 @@ def _receipt(node: Node, mid: str, envelope_sha256: str, sender: str, at: dateti
 
 def receive(node: Node, peer_member: str, envelope: bytes) -> str:
     """Accept an envelope from a verified peer; return our signed receipt. A repeat of a
-    message we hold gets the original receipt; any refusal stores nothing."""
+    message we hold gets the original receipt; any refusal stores nothing but its ledger
+    entry."""
+    try:
+        return _receive(node, peer_member, envelope)
+    except JembatanError as exc:
+        try:
+            mid = str(inspect(envelope).routing.get("mid", ""))
+        except JembatanError:
+            mid = ""
+        with node.transaction() as s:
+            record(
+                s,
+                Event(
+                    MESSAGE_REFUSED,
+                    peer_member,
+                    mid or "unreadable envelope",
+                    {"reason": exc.detail[:500], "status": exc.status},
+                    {"envelope": hashlib.sha256(envelope).hexdigest()},
+                ),
+            )
+        raise
+
+
+def _receive(node: Node, peer_member: str, envelope: bytes) -> str:
     outside = inspect(envelope)
     routing = outside.routing
     digest = hashlib.sha256(envelope).hexdigest()
@@ -209,26 +268,37 @@ def receive(node: Node, peer_member: str, envelope: bytes) -> str:
     blob = node.blobs.put_bytes(envelope)
     try:
         with node.transaction() as s:
-            s.add(
-                Message(
-                    id=letter.mid,
-                    box="inbox",
-                    conversation_id=letter.conversation,
-                    sender=letter.sender,
-                    recipients=json.dumps(list(letter.recipients)),
-                    subject=letter.subject,
-                    classification=letter.classification,
-                    content_type=content_type,
-                    filename=filename,
-                    size=size,
-                    payload_sha256=digest_plain,
-                    envelope_sha256=blob.sha256,
-                    bulk_sha256=bulk.sha256 if bulk else None,
-                    created_at=letter.created,
-                    expires_at=letter.expires,
-                    received_at=now,
-                    receipt=receipt,
-                )
+            inbox = Message(
+                id=letter.mid,
+                box="inbox",
+                conversation_id=letter.conversation,
+                sender=letter.sender,
+                recipients=json.dumps(list(letter.recipients)),
+                subject=letter.subject,
+                classification=letter.classification,
+                content_type=content_type,
+                filename=filename,
+                size=size,
+                payload_sha256=digest_plain,
+                envelope_sha256=blob.sha256,
+                bulk_sha256=bulk.sha256 if bulk else None,
+                created_at=letter.created,
+                expires_at=letter.expires,
+                received_at=now,
+                receipt=receipt,
+            )
+            s.add(inbox)
+            s.flush()
+            receipt_hash = hashlib.sha256(receipt.encode()).hexdigest()
+            record(
+                s,
+                Event(
+                    MESSAGE_RECEIVED,
+                    letter.sender,
+                    letter.mid,
+                    _facts(inbox),
+                    _hashes(inbox, receipt=receipt_hash),
+                ),
             )
         if bulk is not None:
             transfer.forget(node, letter.mid)

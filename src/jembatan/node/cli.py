@@ -22,6 +22,7 @@ from jembatan.cli.common import (
 from jembatan.config import load_settings
 from jembatan.exchange import delivery
 from jembatan.identifiers import MemberId
+from jembatan.ledger import worker as ledger_worker
 from jembatan.node.context import Node
 from jembatan.node.memory import tune_allocator
 from jembatan.node.services import init_node
@@ -101,12 +102,17 @@ def serve(
         target=delivery.run_forever, args=(node, stop), name="jembatan-delivery", daemon=True
     )
     deliverer.start()
+    ledger = threading.Thread(
+        target=ledger_worker.run_forever, args=(node, stop), name="jembatan-ledger", daemon=True
+    )
+    ledger.start()
     try:
         uvicorn.Server(config).run()
     finally:
         stop.set()
         background.join(timeout=5)
         deliverer.join(timeout=5)
+        ledger.join(timeout=5)
         node.close()
 
 

@@ -4,6 +4,7 @@ directory (its own and those of federations its registry trusts), and rotating i
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -17,6 +18,14 @@ import jembatan
 from jembatan.crypto import jws
 from jembatan.crypto.canonical import canonical_json
 from jembatan.errors import Conflict, InvalidInput, NotFound, Unavailable
+from jembatan.ledger.entries import (
+    DIRECTORY_ACCEPTED,
+    KEYS_ACTIVATED,
+    KEYS_ROTATED,
+    Event,
+    console,
+    record,
+)
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.node.identity import NODE, add_key
@@ -230,6 +239,17 @@ def accept_directory(node: Node, anchor: TrustAnchor, signed: str) -> RefreshRes
         copy.serial, copy.signed = directory.serial, signed
         copy.issued_at, copy.expires_at = directory.issued_at, directory.expires_at
         copy.fetched_at, copy.last_error = now, None
+        if changed:
+            record(
+                s,
+                Event(
+                    DIRECTORY_ACCEPTED,
+                    node.member_id,
+                    anchor.instance,
+                    {"serial": directory.serial, "expires": stamp(directory.expires_at)},
+                    {"directory": hashlib.sha256(signed.encode()).hexdigest()},
+                ),
+            )
     return RefreshResult(anchor.instance, directory.serial, changed)
 
 
@@ -264,7 +284,7 @@ def _settle_keys(node: Node) -> None:
         return
     now = utcnow()
     listed = {kid for kid, k in view.own.keys.items() if k.member == node.member_id}
-    changed = False
+    changed: dict[str, str] = {}
     with node.transaction() as s:
         rows = list(s.scalars(select(NodeKey).where(NodeKey.purpose == NODE)))
         for row in rows:
@@ -273,9 +293,12 @@ def _settle_keys(node: Node) -> None:
                     if old.use == row.use and old.status == "active" and old.kid != row.kid:
                         old.status = "retiring"
                         old.retire_at = now + timedelta(hours=node.settings.key_overlap_hours)
-                row.status, changed = "active", True
+                        changed[old.kid] = "retiring"
+                row.status = changed[row.kid] = "active"
             elif row.status == "retiring" and row.retire_at is not None and row.retire_at <= now:
-                row.status, changed = "retired", True
+                row.status = changed[row.kid] = "retired"
+        if changed:
+            record(s, Event(KEYS_ACTIVATED, node.member_id, node.member_id, {"keys": changed}))
     if changed:
         node.unlock(node.keys().passphrase)
 
@@ -300,6 +323,15 @@ def rotate_keys(node: Node) -> list[str]:
             "requested_at": stamp(utcnow()),
         }
         proof = jws.sign(canonical_json(payload), ring.signer(), ROTATION_TYP)
+        record(
+            s,
+            Event(
+                KEYS_ROTATED,
+                console(node),
+                node.member_id,
+                {"new_keys": [k.kid for k in new], "signed_by": ring.signer().kid},
+            ),
+        )
         # Sent inside the transaction: if the registry refuses, the new keys are not kept.
         _post_jose(node, anchor.registry_url + "/registry/v1/key-rotations", proof)
     return [k.kid for k in new]

@@ -10,6 +10,8 @@ from jembatan.accounts import api as accounts_api
 from jembatan.accounts import pages as accounts_pages
 from jembatan.exchange import api as exchange_api
 from jembatan.exchange import pages as exchange_pages
+from jembatan.ledger import api as ledger_api
+from jembatan.ledger import pages as ledger_pages
 from jembatan.node import pages as node_pages
 from jembatan.node.context import Node
 from jembatan.registry import api as registry_api
@@ -21,7 +23,7 @@ from jembatan.web.pages import STATIC, Pages
 from jembatan.web.security import CookieJar
 
 # Capabilities with pages; each owns a templates/ folder.
-CAPABILITIES = ["accounts", "node", "registry", "exchange"]
+CAPABILITIES = ["accounts", "node", "registry", "exchange", "ledger"]
 
 
 def create_app(node: Node) -> FastAPI:
@@ -49,6 +51,9 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(exchange_api.fed_router)
     app.include_router(exchange_api.router)
     app.include_router(exchange_pages.router)
+    app.include_router(ledger_api.router)
+    app.include_router(ledger_api.fed_router)
+    app.include_router(ledger_pages.router)
     app.include_router(registry_api.fed_fallback_router)  # last: catches other /fed/ paths
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestContext, metrics=app.state.metrics)

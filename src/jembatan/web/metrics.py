@@ -28,5 +28,18 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.ledger_entries = Gauge(
+            "jembatan_ledger_entries", "Entries in this node's ledger", registry=self.registry
+        )
+        self.ledger_checkpoint = Gauge(
+            "jembatan_ledger_checkpoint_size",
+            "Tree size of the latest signed checkpoint",
+            registry=self.registry,
+        )
+        self.ledger_alerts = Gauge(
+            "jembatan_ledger_alerts",
+            "Peers' checkpoints that failed a witness check (fork, rollback, inconsistent)",
+            registry=self.registry,
+        )
         info = Gauge("jembatan_build_info", "Software version", ["version"], registry=self.registry)
         info.labels(version=jembatan.__version__).set(1)

@@ -10,6 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import jembatan
 from jembatan.errors import JembatanError
+from jembatan.ledger import services as ledger_services
+from jembatan.ledger import witness
 from jembatan.registry import membership
 from jembatan.store import migrations
 from jembatan.store.db import check_reachable
@@ -62,6 +64,12 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
+    state = request.app.state.metrics
+    node = node_of(request)
+    stats = ledger_services.stats(node)
+    state.ledger_entries.set(stats["entries"])
+    state.ledger_checkpoint.set(stats["checkpoint"])
+    state.ledger_alerts.set(witness.alert_count(node))
     return Response(
         generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
     )

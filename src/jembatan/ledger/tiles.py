@@ -1,0 +1,95 @@
+"""The Merkle tree kept as tiles: rows of up to 256 node hashes, one row per 256 nodes of
+every eighth tree level. Any complete subtree hash costs one row read plus at most 127
+hash operations, so every proof reads O(log n) rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from jembatan.ledger.merkle import EMPTY_ROOT, node_hash, subtree_from
+from jembatan.ledger.models import LedgerTile
+
+HEIGHT = 8
+WIDTH = 1 << HEIGHT
+HASH = 32
+
+
+def fold(hashes: list[bytes]) -> bytes:
+    """The root of 2**k consecutive sibling hashes."""
+    while len(hashes) > 1:
+        hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+    return hashes[0]
+
+
+def split_hashes(raw: bytes) -> list[bytes]:
+    return [raw[i : i + HASH] for i in range(0, len(raw), HASH)]
+
+
+class Tiles:
+    """Tiles read through one session, cached for the life of this object."""
+
+    def __init__(self, s: Session) -> None:
+        self.s = s
+        self.cache: dict[tuple[int, int], bytes] = {}
+
+    def tile(self, level: int, index: int) -> bytes:
+        key = (level, index)
+        if key not in self.cache:
+            raw = self.s.scalar(
+                select(LedgerTile.hashes).where(
+                    LedgerTile.level == level, LedgerTile.tile_index == index
+                )
+            )
+            self.cache[key] = bytes(raw) if raw is not None else b""
+        return self.cache[key]
+
+    def complete(self, level: int, index: int) -> bytes:
+        """The hash of the complete subtree of 2**level leaves starting at index * 2**level."""
+        tile_level, rise = divmod(level, HEIGHT)
+        first = index << rise  # its leftmost node on tree level HEIGHT * tile_level
+        raw = self.tile(tile_level, first >> HEIGHT)
+        start = (first & (WIDTH - 1)) * HASH
+        chunk = raw[start : start + (HASH << rise)]
+        if len(chunk) != HASH << rise:
+            raise LookupError(f"tree node {level}/{index} is not integrated yet")
+        return fold(split_hashes(chunk))
+
+    def root(self, size: int) -> bytes:
+        return subtree_from(self.complete)(0, size) if size else EMPTY_ROOT
+
+    def subtree(self, lo: int, hi: int) -> bytes:
+        return subtree_from(self.complete)(lo, hi)
+
+    def leaf(self, index: int) -> bytes:
+        return self.complete(0, index)
+
+    def integrate(self, old_size: int, leaf_hashes: Iterable[bytes]) -> int:
+        """Add leaves after the first `old_size`; returns the new size."""
+        items = list(leaf_hashes)
+        new_size = old_size + len(items)
+        level, before = 0, old_size  # `before`: nodes already stored on this tile level
+        while items:
+            first = before >> HEIGHT
+            partial = self.tile(level, first) if before & (WIDTH - 1) else b""
+            buf = partial + b"".join(items)
+            rows = [buf[i : i + WIDTH * HASH] for i in range(0, len(buf), WIDTH * HASH)]
+            fresh = []
+            for offset, raw in enumerate(rows):
+                index = first + offset
+                if offset == 0 and partial:
+                    self.s.execute(
+                        update(LedgerTile)
+                        .where(LedgerTile.level == level, LedgerTile.tile_index == index)
+                        .values(hashes=raw)
+                    )
+                else:
+                    fresh.append({"level": level, "tile_index": index, "hashes": raw})
+                self.cache[(level, index)] = raw
+            if fresh:
+                self.s.execute(insert(LedgerTile), fresh)
+            items = [fold(split_hashes(raw)) for raw in rows if len(raw) == WIDTH * HASH]
+            level, before = level + 1, before >> HEIGHT
+        return new_size
