@@ -144,3 +144,30 @@ def test_compose_in_one_portal_read_in_another(asean: Federation, page: Page) ->
     page.get_by_role("link", name="Dengue week 47").click()
     expect(page.get_by_text("Cases up in Riau; call on Thursday?")).to_be_visible()
     expect(page.locator("dl")).to_contain_text("ASEAN/GOV/IDN")
+
+
+def test_auditor_filters_the_ledger_and_checks_a_proof(asean: Federation, page: Page) -> None:
+    from jembatan.exchange import delivery, services
+    from jembatan.ledger import services as ledger
+
+    idn = asean.node("IDN")
+    sent = services.send(idn, ["ASEAN/GOV/MYS"], "Flood relief", b"Boats needed")
+    delivery.run_once(idn)
+    ledger.issue_checkpoint(idn, force=True)  # what the node's ledger thread does
+    add_user(idn, "audra", "auditor")
+    page.goto(idn.settings.base_url + "/login")
+    page.get_by_label("User name").fill("audra")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Ledger").click()
+    page.get_by_label("Type").select_option("message.delivered")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.get_by_role("table").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(sent.id)
+    rows.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Ledger entry")
+    expect(page.get_by_text("Verified")).to_be_visible()
+    page.get_by_role("link", name="Ledger").first.click()
+    page.get_by_role("link", name="Checkpoints and witnesses").click()
+    expect(page.get_by_role("heading", name="Checkpoints", exact=True)).to_be_visible()

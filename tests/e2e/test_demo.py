@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -16,6 +17,8 @@ import pytest
 from jwcrypto import jwk, jws
 
 from tests.conftest import POSTGRES
+from tests.ledger.c2sp import check_note_independently
+from tests.ledger.rfc9162 import mth, path
 
 # The demo always runs on SQLite: the PostgreSQL pass of the suite has nothing to add here.
 pytestmark = [
@@ -116,6 +119,63 @@ def _sent_from_idn_reaches_mys(folder: Path) -> None:
     assert "Dengue situation, epidemiological week 47" in {m["subject"] for m in inbox}
 
 
+CODES = ("IDN-KEMENKES", "MYS-MOH", "SGP-MOH")
+
+
+def _cosigned_checkpoint(url: str, others: list[str]) -> str:
+    """Wait for the node's latest checkpoint to carry every other node's cosignature."""
+    deadline = time.monotonic() + 60
+    text = ""
+    while time.monotonic() < deadline:
+        text = httpx.get(url + "/api/v1/ledger/checkpoint").text
+        if all(f"\u2014 ASEAN/GOV/{other} " in text for other in others):
+            return text
+        time.sleep(1)
+    raise AssertionError(f"checkpoint of {url} not cosigned by {others}:\n{text}")
+
+
+def _ledgers_verify(folder: Path, base: int) -> None:
+    for offset, code in enumerate(CODES, start=1):
+        url = f"http://127.0.0.1:{base + offset}"
+        others = [c for c in CODES if c != code]
+        text = _cosigned_checkpoint(url, others)
+        jwks = httpx.get(url + "/.well-known/jembatan").json()["jwks"]["keys"]
+        check_note_independently(text, f"ASEAN/GOV/{code}", jwks)
+        size, root = int(text.split("\n")[1]), base64.b64decode(text.split("\n")[2])
+        made = _cli(
+            "token",
+            "create",
+            "--data-dir",
+            str(folder / code),
+            "--user",
+            "auditor",
+            "--scope",
+            "ledger:read",
+            "--expires",
+            "1d",
+        )
+        assert made.returncode == 0, made.stderr
+        auth = {"Authorization": f"Bearer {made.stdout.strip()}"}
+        data: list[bytes] = []
+        while len(data) < size:
+            page = httpx.get(
+                f"{url}/api/v1/ledger/entries?start={len(data)}&end={size}", headers=auth
+            ).json()["entries"]
+            data += [base64.b64decode(e["data"]) for e in page]
+        assert mth(data) == root
+        for index in {0, size // 2, size - 1}:
+            answer = httpx.get(
+                f"{url}/api/v1/ledger/proof/inclusion?index={index}&size={size}", headers=auth
+            ).json()
+            assert [base64.b64decode(h) for h in answer["hashes"]] == path(index, data)
+        # The product's own check, run by another node against this one, agrees.
+        peer = folder / others[0]
+        checked = _cli("ledger", "verify", "--url", url, "--data-dir", str(peer), "--json")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        report = json.loads(checked.stdout)
+        assert {f"ASEAN/GOV/{o}" for o in others} <= set(report["cosigned_by"])
+
+
 def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) -> None:
     base = _free_base_port()
     folder = tmp_path / "demo"
@@ -145,6 +205,7 @@ def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) 
         members = {m["id"] for m in json.loads(checked.payload)["members"]}
         assert members >= {"ASEAN/GOV/IDN-KEMENKES", "ASEAN/GOV/MYS-MOH", "ASEAN/GOV/SGP-MOH"}
         _sent_from_idn_reaches_mys(folder)
+        _ledgers_verify(folder, base)
     finally:
         output = _stop(proc, lines)
     assert proc.returncode == 0, output

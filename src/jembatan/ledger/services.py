@@ -4,6 +4,7 @@ entries and proofs, and keeping the cosignatures peers send."""
 from __future__ import annotations
 
 import base64
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -155,7 +156,7 @@ def prove_inclusion(node: Node, index: int, size: int) -> list[bytes]:
         raise InvalidInput("give 0 <= index < size")
     with node.db() as s:
         _size_bound(s, size, "size")
-        return inclusion_proof(index, size, Tiles(s).subtree)
+        return inclusion_proof(index, size, _tiles(node, s).subtree)
 
 
 def prove_consistency(node: Node, old: int, new: int) -> list[bytes]:
@@ -163,7 +164,13 @@ def prove_consistency(node: Node, old: int, new: int) -> list[bytes]:
         raise InvalidInput("give 0 <= from <= to")
     with node.db() as s:
         _size_bound(s, new, "to")
-        return consistency_proof(old, new, Tiles(s).subtree)
+        return consistency_proof(old, new, _tiles(node, s).subtree)
+
+
+def _tiles(node: Node, s: Session) -> Tiles:
+    """Tiles with the node's cache of full tiles, for answering proofs."""
+    shared = node.extras.setdefault("ledger_tiles", OrderedDict())
+    return Tiles(s, shared)  # type: ignore[arg-type]
 
 
 def b64(hashes: list[bytes]) -> list[str]:

@@ -4,6 +4,7 @@ hash operations, so every proof reads O(log n) rows."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from sqlalchemy import insert, select, update
@@ -12,9 +13,12 @@ from sqlalchemy.orm import Session
 from jembatan.ledger.merkle import EMPTY_ROOT, node_hash, subtree_from
 from jembatan.ledger.models import LedgerTile
 
+Levels = list[list[bytes]]
+
 HEIGHT = 8
 WIDTH = 1 << HEIGHT
 HASH = 32
+SHARED_TILES = 4096  # full tiles kept in memory for proofs: about 16 KiB each
 
 
 def fold(hashes: list[bytes]) -> bytes:
@@ -29,33 +33,62 @@ def split_hashes(raw: bytes) -> list[bytes]:
 
 
 class Tiles:
-    """Tiles read through one session, cached for the life of this object."""
+    """Tiles read through one session. `shared` (kept by the caller across sessions) holds
+    full tiles with their inner levels: a full tile never changes, so it is computed once."""
 
-    def __init__(self, s: Session) -> None:
+    def __init__(self, s: Session, shared: OrderedDict[tuple[int, int], Levels] | None = None):
         self.s = s
         self.cache: dict[tuple[int, int], bytes] = {}
+        self.levels: dict[tuple[int, int], Levels] = {}
+        self.shared = shared
 
     def tile(self, level: int, index: int) -> bytes:
         key = (level, index)
         if key not in self.cache:
-            raw = self.s.scalar(
-                select(LedgerTile.hashes).where(
-                    LedgerTile.level == level, LedgerTile.tile_index == index
+            raw = (
+                self.s.connection()  # a plain Core query: proofs run many of these
+                .execute(
+                    select(LedgerTile.hashes).where(
+                        LedgerTile.level == level, LedgerTile.tile_index == index
+                    )
                 )
+                .scalar()
             )
             self.cache[key] = bytes(raw) if raw is not None else b""
         return self.cache[key]
+
+    def _levels(self, level: int, index: int) -> Levels:
+        """The tile's hashes and every complete node above them inside the tile."""
+        key = (level, index)
+        found = self.levels.get(key)
+        if found is None and self.shared is not None and key in self.shared:
+            found = self.shared[key]
+            self.shared.move_to_end(key)
+        if found is None:
+            raw = self.tile(level, index)
+            rows = [split_hashes(raw)]
+            while len(rows[-1]) > 1:
+                below = rows[-1]
+                rows.append(
+                    [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+                )
+            found = rows
+            if self.shared is not None and len(raw) == WIDTH * HASH:
+                self.shared[key] = found
+                while len(self.shared) > SHARED_TILES:
+                    self.shared.popitem(last=False)
+        self.levels[key] = found
+        return found
 
     def complete(self, level: int, index: int) -> bytes:
         """The hash of the complete subtree of 2**level leaves starting at index * 2**level."""
         tile_level, rise = divmod(level, HEIGHT)
         first = index << rise  # its leftmost node on tree level HEIGHT * tile_level
-        raw = self.tile(tile_level, first >> HEIGHT)
-        start = (first & (WIDTH - 1)) * HASH
-        chunk = raw[start : start + (HASH << rise)]
-        if len(chunk) != HASH << rise:
+        rows = self._levels(tile_level, first >> HEIGHT)
+        position = (first & (WIDTH - 1)) >> rise
+        if rise >= len(rows) or position >= len(rows[rise]):
             raise LookupError(f"tree node {level}/{index} is not integrated yet")
-        return fold(split_hashes(chunk))
+        return rows[rise][position]
 
     def root(self, size: int) -> bytes:
         return subtree_from(self.complete)(0, size) if size else EMPTY_ROOT
@@ -88,6 +121,7 @@ class Tiles:
                 else:
                     fresh.append({"level": level, "tile_index": index, "hashes": raw})
                 self.cache[(level, index)] = raw
+                self.levels.pop((level, index), None)
             if fresh:
                 self.s.execute(insert(LedgerTile), fresh)
             items = [fold(split_hashes(raw)) for raw in rows if len(raw) == WIDTH * HASH]

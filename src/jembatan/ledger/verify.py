@@ -93,6 +93,9 @@ class _TileCheck:
         for offset, h in enumerate(buf):
             if offset >= len(stored) or stored[offset] != h:
                 index = (self.first[level] + offset) << (HEIGHT * level)
+                known = self.report.first_bad_index
+                if known is not None and index <= known < index + (1 << (HEIGHT * level)):
+                    return  # the bad node below already explains this one
                 what = "entry" if level == 0 else f"tree node at level {HEIGHT * level}"
                 self.report.bad(
                     index, f"{what} covering entry {index} does not match the stored tree"
