@@ -11,7 +11,7 @@ import httpx
 import typer
 
 from jembatan.cli.common import DataDir, Json, clear_errors, fail, open_node, print_json
-from jembatan.errors import InvalidInput
+from jembatan.errors import InvalidInput, NotFound
 from jembatan.ledger import services, verify, witness
 from jembatan.ledger.merkle import leaf_hash, verify_inclusion
 from jembatan.registry.peers import send_signed
@@ -165,9 +165,23 @@ def entries(
 
 @ledger_app.command("witness")
 @clear_errors
-def witness_now(data_dir: DataDir = None, as_json: Json = False) -> None:
+def witness_now(
+    data_dir: DataDir = None,
+    reset: Annotated[
+        str | None,
+        typer.Option(
+            help="Forget what was seen of this peer's log, after its operators explained an "
+            "alert; its next checkpoint becomes the reference."
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
     """Check and cosign every peer's checkpoint now (serve does this on a schedule)."""
     node = open_node(data_dir, unlock=True)
+    if reset is not None:
+        if not witness.forget(node, reset):
+            raise NotFound("this node has not witnessed {peer}", peer=reset)
+        typer.echo(f"{reset}: forgotten; witnessing starts afresh")
     outcomes = witness.witness_all(node)
     if as_json:
         print_json([o.__dict__ for o in outcomes])

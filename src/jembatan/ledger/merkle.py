@@ -38,12 +38,16 @@ class RootBuilder:
         self.stack: list[tuple[int, bytes]] = []  # (height, hash) of complete subtrees
 
     def add(self, leaf: bytes) -> None:
-        h, height = leaf, 0
+        self.add_subtree(0, leaf)
+
+    def add_subtree(self, height: int, h: bytes) -> None:
+        """Add 2**height leaves at once by their subtree hash (they must start at a multiple
+        of 2**height, as leaves added in whole aligned blocks do)."""
+        self.size += 1 << height
         while self.stack and self.stack[-1][0] == height:
             h = node_hash(self.stack.pop()[1], h)
             height += 1
         self.stack.append((height, h))
-        self.size += 1
 
     def root(self) -> bytes:
         if not self.stack:

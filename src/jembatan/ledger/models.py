@@ -92,7 +92,7 @@ class LedgerAlert(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     peer: Mapped[str] = mapped_column(String(800), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # fork, rollback, inconsistent, bad-signature
+    kind: Mapped[str] = mapped_column(String(32))  # fork, rollback or inconsistent
     detail: Mapped[str] = mapped_column(String(1000))
     seen_note: Mapped[str] = mapped_column(Text)  # what we had witnessed before
     new_note: Mapped[str] = mapped_column(Text)  # what the peer showed us now

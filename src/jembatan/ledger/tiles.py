@@ -7,18 +7,18 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from jembatan.ledger.merkle import EMPTY_ROOT, node_hash, subtree_from
 from jembatan.ledger.models import LedgerTile
 
-Levels = list[list[bytes]]
+Levels = list[bytes]  # a tile's row of hashes, then each row of complete nodes above it
 
 HEIGHT = 8
 WIDTH = 1 << HEIGHT
 HASH = 32
-SHARED_TILES = 4096  # full tiles kept in memory for proofs: about 16 KiB each
+SHARED_TILES = 2048  # tiles kept in memory for proofs: at most 16 KiB each
 
 
 def fold(hashes: list[bytes]) -> bytes:
@@ -32,11 +32,16 @@ def split_hashes(raw: bytes) -> list[bytes]:
     return [raw[i : i + HASH] for i in range(0, len(raw), HASH)]
 
 
+_READ = select(LedgerTile.hashes).where(
+    LedgerTile.level == bindparam("level"), LedgerTile.tile_index == bindparam("index")
+)
+
+
 class Tiles:
     """Tiles read through one session. `shared` (kept by the caller across sessions) holds
-    full tiles with their inner levels: a full tile never changes, so it is computed once."""
+    tiles with their inner levels, keyed by width: computed once, reused by later proofs."""
 
-    def __init__(self, s: Session, shared: OrderedDict[tuple[int, int], Levels] | None = None):
+    def __init__(self, s: Session, shared: OrderedDict[tuple[int, int, int], Levels] | None = None):
         self.s = s
         self.cache: dict[tuple[int, int], bytes] = {}
         self.levels: dict[tuple[int, int], Levels] = {}
@@ -45,39 +50,32 @@ class Tiles:
     def tile(self, level: int, index: int) -> bytes:
         key = (level, index)
         if key not in self.cache:
-            raw = (
-                self.s.connection()  # a plain Core query: proofs run many of these
-                .execute(
-                    select(LedgerTile.hashes).where(
-                        LedgerTile.level == level, LedgerTile.tile_index == index
-                    )
-                )
-                .scalar()
-            )
+            # A plain Core query built once: proofs run many of these.
+            raw = self.s.connection().execute(_READ, {"level": level, "index": index}).scalar()
             self.cache[key] = bytes(raw) if raw is not None else b""
         return self.cache[key]
 
     def _levels(self, level: int, index: int) -> Levels:
         """The tile's hashes and every complete node above them inside the tile."""
-        key = (level, index)
-        found = self.levels.get(key)
-        if found is None and self.shared is not None and key in self.shared:
+        found = self.levels.get((level, index))
+        if found is not None:
+            return found
+        raw = self.tile(level, index)
+        # A tile only grows, so its content at a given width never changes.
+        key = (level, index, len(raw))
+        if self.shared is not None and key in self.shared:
             found = self.shared[key]
             self.shared.move_to_end(key)
-        if found is None:
-            raw = self.tile(level, index)
-            rows = [split_hashes(raw)]
-            while len(rows[-1]) > 1:
-                below = rows[-1]
-                rows.append(
-                    [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
-                )
-            found = rows
-            if self.shared is not None and len(raw) == WIDTH * HASH:
+        else:
+            found, below = [raw], split_hashes(raw)
+            while len(below) > 1:
+                below = [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+                found.append(b"".join(below))
+            if self.shared is not None:
                 self.shared[key] = found
                 while len(self.shared) > SHARED_TILES:
                     self.shared.popitem(last=False)
-        self.levels[key] = found
+        self.levels[(level, index)] = found
         return found
 
     def complete(self, level: int, index: int) -> bytes:
@@ -85,10 +83,10 @@ class Tiles:
         tile_level, rise = divmod(level, HEIGHT)
         first = index << rise  # its leftmost node on tree level HEIGHT * tile_level
         rows = self._levels(tile_level, first >> HEIGHT)
-        position = (first & (WIDTH - 1)) >> rise
-        if rise >= len(rows) or position >= len(rows[rise]):
+        start = ((first & (WIDTH - 1)) >> rise) * HASH
+        if rise >= len(rows) or start + HASH > len(rows[rise]):
             raise LookupError(f"tree node {level}/{index} is not integrated yet")
-        return rows[rise][position]
+        return rows[rise][start : start + HASH]
 
     def root(self, size: int) -> bytes:
         return subtree_from(self.complete)(0, size) if size else EMPTY_ROOT

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from jembatan.crypto.keys import raw_public_ed25519
 from jembatan.errors import JembatanError, Unavailable
 from jembatan.ledger import note
-from jembatan.ledger.entries import LEDGER_ALERT, Event, record
+from jembatan.ledger.entries import LEDGER_ALERT, Event, console, record
 from jembatan.ledger.merkle import ProofError, verify_consistency
 from jembatan.ledger.models import LedgerAlert, WitnessedLog
 from jembatan.logs import get_logger
@@ -158,6 +158,10 @@ def witness_peer(node: Node, peer: str) -> Outcome:
                 )
                 return Outcome(peer, "alert", checkpoint.size, "fork")
             if seen.last_error is None and seen_body == body:
+                with node.transaction() as s:
+                    row = s.get(WitnessedLog, peer)
+                    if row is not None:
+                        row.checked_at = utcnow()
                 return Outcome(peer, "unchanged", checkpoint.size)
         elif seen.size > 0:  # any tree extends the empty one
             try:
@@ -222,6 +226,18 @@ def peers(node: Node) -> list[str]:
         for m in d.members.values()
         if m.id != node.member_id and m.node_url
     )
+
+
+def forget(node: Node, peer: str) -> bool:
+    """Start witnessing a peer afresh, after its operators explained an alert (a restore
+    from backup, say): the next checkpoint seen becomes the new reference."""
+    with node.transaction() as s:
+        row = s.get(WitnessedLog, peer)
+        if row is None:
+            return False
+        s.delete(row)
+        record(s, Event(LEDGER_ALERT, console(node), peer, {"kind": "reset"}))
+        return True
 
 
 def witness_all(node: Node) -> list[Outcome]:
