@@ -19,10 +19,16 @@ def _plain(value: Any) -> bool:
         return True
     if kind is int:
         return bool(-_SAFE <= value <= _SAFE)
-    if kind is dict:
-        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
+    if kind is dict:  # plain loops: this runs for every ledger entry
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii() or not _plain(v):
+                return False
+        return True
     if kind is list or kind is tuple:
-        return all(_plain(v) for v in value)
+        for v in value:  # noqa: SIM110  (a loop is faster than all() here)
+            if not _plain(v):
+                return False
+        return True
     return False
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,11 +53,11 @@ def integrate(node: Node) -> int:
     while True:
         with node.transaction() as s:
             done = _claim_tree(s)
-            rows = s.execute(
-                select(LedgerEntry.leaf_index, LedgerEntry.data)
-                .where(LedgerEntry.leaf_index >= done, LedgerEntry.leaf_index < done + BATCH)
-                .order_by(LedgerEntry.leaf_index)
-            ).all()
+            rows = (
+                s.connection()  # Core rows: the ORM's per-row work is not needed here
+                .execute(_PENDING, {"start": done, "end": done + BATCH})
+                .all()
+            )
             hashes: list[bytes] = []
             for index, data in rows:  # only the unbroken run: a gap is still being written
                 if index != done + len(hashes):
@@ -71,6 +71,11 @@ def integrate(node: Node) -> int:
             return size
 
 
+_PENDING = (
+    select(LedgerEntry.leaf_index, LedgerEntry.data)
+    .where(LedgerEntry.leaf_index >= bindparam("start"), LedgerEntry.leaf_index < bindparam("end"))
+    .order_by(LedgerEntry.leaf_index)
+)
 _TREE = select(LedgerTree.size).where(LedgerTree.id == 1)
 _HEAD = select(LedgerHead.size).where(LedgerHead.id == 1)
 
