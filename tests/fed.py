@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from jembatan.agreements import services as agreements
+from jembatan.exchange import delivery
 from jembatan.node.context import Node
 from jembatan.registry import authority, membership
 from jembatan.registry.directory import TrustAnchor
@@ -55,7 +57,9 @@ class FederationFactory:
         assert isinstance(server, LiveServer)
         server.__exit__()
 
-    def build(self, instance: str = "ASEAN", codes: tuple[str, ...] = ("IDN", "MYS")) -> Federation:
+    def build(
+        self, instance: str = "ASEAN", codes: tuple[str, ...] = ("IDN", "MYS"), agreed: bool = True
+    ) -> Federation:
         registry = self.serve(f"{instance}/ORG/REGISTRY")
         anchor = authority.init_registry(registry, instance, "ID")
         membership.set_anchor(registry, anchor)
@@ -63,6 +67,8 @@ class FederationFactory:
         for code in codes:
             self.add_member(fed, code)
         fed.refresh_all()
+        if agreed and len(codes) > 1:
+            agree(list(fed.nodes.values()))
         return fed
 
     def add_member(self, fed: Federation, code: str, approve: bool = True) -> Node:
@@ -74,3 +80,36 @@ class FederationFactory:
             authority.approve(fed.registry, answer["id"], "test")
         fed.nodes[member] = node
         return node
+
+
+def deliver_all(nodes: list[Node]) -> None:
+    """Run every node's delivery worker until nothing is due (what `serve` does)."""
+    while sum(delivery.run_once(n) for n in nodes):
+        pass
+
+
+def agree(
+    nodes: list[Node], kinds: tuple[str, ...] = ("message",), ceiling: str = "TLP:RED"
+) -> str:
+    """An agreement among these nodes, made the real way: drafted by the first, signed by
+    each in turn, every step delivered as an envelope. Returns its id."""
+    first, others = nodes[0], nodes[1:]
+    held = agreements.draft(
+        first,
+        title="Test exchange",
+        parties=[n.member_id for n in others],
+        kinds=list(kinds),
+        purpose="testing",
+        legal_basis="test fixture",
+        ceiling=ceiling,
+        valid_days=30,
+        actor="test",
+    )
+    agreements.sign(first, held.terms.id, "test")
+    deliver_all(nodes)
+    for node in others:
+        agreements.sign(node, held.terms.id, "test")
+        deliver_all(nodes)
+    for node in nodes:
+        assert agreements.get(node, held.terms.id).status == "active", node.member_id
+    return held.terms.id

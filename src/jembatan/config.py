@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     key_overlap_hours: int = Field(
         default=72, ge=1, description="After a key rotation, how long the old keys still verify"
     )
+    agreement_signer_roles: list[str] = Field(
+        default=["admin"],
+        description="Roles that may draft, sign, suspend and revoke agreements",
+    )
     ledger_checkpoint_seconds: int = Field(
         default=2, ge=1, le=3600, description="Least time between two ledger checkpoints"
     )

@@ -1,6 +1,7 @@
 """Every capability"s tables, imported in one place for migrations and tests."""
 
 from jembatan.accounts.models import ApiToken, RecoveryCode, User, WebSession
+from jembatan.agreements.models import Agreement, AgreementSignature
 from jembatan.exchange.models import Delivery, Message, Transfer
 from jembatan.ledger.models import (
     Checkpoint,
@@ -26,6 +27,8 @@ from jembatan.registry.models import (
 )
 
 __all__ = [
+    "Agreement",
+    "AgreementSignature",
     "Anchor",
     "ApiToken",
     "Checkpoint",

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -113,6 +114,7 @@ def _sent_from_idn_reaches_mys(folder: Path) -> None:
         time.sleep(0.5)
     assert status == "delivered"
     assert shown["deliveries"][0]["receipt"]
+    assert shown["agreement_id"]  # went under the Indonesia-Malaysia agreement
     inbox = json.loads(_cli("inbox", "--data-dir", mys, "--json").stdout)
     assert mid in {m["id"] for m in inbox}
     # The sample messages of the first start were delivered too.
@@ -176,6 +178,56 @@ def _ledgers_verify(folder: Path, base: int) -> None:
         assert {f"ASEAN/GOV/{o}" for o in others} <= set(report["cosigned_by"])
 
 
+def _until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 45
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.5)
+
+
+def _mys_to_sgp_needs_an_agreement(folder: Path) -> None:
+    mys, sgp = ["--data-dir", str(folder / "MYS-MOH")], ["--data-dir", str(folder / "SGP-MOH")]
+    message = ["--to", "ASEAN/GOV/SGP-MOH", "--subject", "Haze", "--text", "PM2.5 rising"]
+    refused = _cli("send", *mys, *message)
+    assert refused.returncode == 5
+    assert "no active agreement between ASEAN/GOV/MYS-MOH and ASEAN/GOV/SGP-MOH" in refused.stderr
+    made = _cli(
+        "agreement",
+        "create",
+        *mys,
+        "--title",
+        "Haze cooperation",
+        "--with",
+        "ASEAN/GOV/SGP-MOH",
+        "--purpose",
+        "Air quality",
+        "--legal-basis",
+        "ASEAN haze agreement",
+        "--json",
+    )
+    assert made.returncode == 0, made.stderr
+    ident = json.loads(made.stdout)["id"]
+    assert _cli("agreement", "sign", ident, *mys).returncode == 0
+    _until(lambda: _cli("agreement", "show", ident, *sgp).returncode == 0, "proposal at SGP")
+    assert _cli("agreement", "sign", ident, *sgp).returncode == 0
+
+    def active_at_mys() -> bool:
+        shown = _cli("agreement", "show", ident, *mys, "--json")
+        return json.loads(shown.stdout)["status"] == "active"
+
+    _until(active_at_mys, "agreement active at MYS")
+    sent = _cli("send", *mys, *message)
+    assert sent.returncode == 0, sent.stderr
+    mid = sent.stdout.strip()
+
+    def delivered() -> bool:
+        shown = json.loads(_cli("message", "show", mid, *mys, "--json").stdout)
+        return bool(shown["deliveries"][0]["status"] == "delivered")
+
+    _until(delivered, "MYS to SGP delivered under the new agreement")
+    assert json.loads(_cli("message", "show", mid, *mys, "--json").stdout)["agreement_id"] == ident
+
+
 def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) -> None:
     base = _free_base_port()
     folder = tmp_path / "demo"
@@ -205,6 +257,7 @@ def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) 
         members = {m["id"] for m in json.loads(checked.payload)["members"]}
         assert members >= {"ASEAN/GOV/IDN-KEMENKES", "ASEAN/GOV/MYS-MOH", "ASEAN/GOV/SGP-MOH"}
         _sent_from_idn_reaches_mys(folder)
+        _mys_to_sgp_needs_an_agreement(folder)
         _ledgers_verify(folder, base)
     finally:
         output = _stop(proc, lines)

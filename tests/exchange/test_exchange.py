@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from jembatan.agreements import services as agreements
 from jembatan.exchange import delivery, services
 from jembatan.exchange.envelope import Letter, seal, uuid7
 from jembatan.exchange.models import Delivery, Message
@@ -28,7 +29,12 @@ def _inbox(node: Node) -> list[Message]:
 def _count(node: Node) -> int:
     with node.db() as s:
         return int(
-            s.scalar(select(func.count()).select_from(Message).where(Message.box == "inbox")) or 0
+            s.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(Message.box == "inbox", Message.kind == "message")
+            )
+            or 0
         )
 
 
@@ -328,6 +334,8 @@ def test_node_accepts_an_envelope_sealed_by_an_independent_library(asean: Federa
                 "cid": routing["mid"],
                 "sha256": hashlib.sha256(payload).hexdigest(),
                 "content_type": "text/plain",
+                "kind": "message",
+                "agreement": agreements.list_agreements(idn)[0].terms.id,
             }
         ),
     )

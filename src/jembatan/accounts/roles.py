@@ -34,14 +34,25 @@ SCOPES: dict[str, str] = {
     "messages:send": N_("send messages to other governments"),
     "messages:read": N_("read the inbox and outbox and download messages"),
     "ledger:read": N_("read the ledger's entries and proofs"),
+    "agreements:read": N_("read the node's data-sharing agreements"),
+    "agreements:write": N_("draft, sign, suspend and revoke agreements (if the role may sign)"),
 }
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
     # Administrators run the node; auditors alone read its ledger (separation of duties).
     Role.ADMIN: frozenset(SCOPES) - {"ledger:read"},
-    Role.OFFICER: frozenset({"profile:read", "directory:read", "messages:send", "messages:read"}),
-    Role.ANALYST: frozenset({"profile:read", "directory:read", "messages:read"}),
-    Role.AUDITOR: frozenset({"profile:read", "directory:read", "ledger:read"}),
+    Role.OFFICER: frozenset(
+        {
+            "profile:read",
+            "directory:read",
+            "messages:send",
+            "messages:read",
+            "agreements:read",
+            "agreements:write",
+        }
+    ),
+    Role.ANALYST: frozenset({"profile:read", "directory:read", "messages:read", "agreements:read"}),
+    Role.AUDITOR: frozenset({"profile:read", "directory:read", "ledger:read", "agreements:read"}),
 }
 
 

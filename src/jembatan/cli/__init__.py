@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from jembatan.accounts.cli import token_app, user_app
+from jembatan.agreements.cli import agreement_app
 from jembatan.demo.cli import demo
 from jembatan.exchange.cli import inbox, message_app, outbox, send, worker
 from jembatan.ledger.cli import ledger_app
@@ -35,6 +36,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(directory_app, name="directory")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(agreement_app, name="agreement")
 
 
 def main() -> None:

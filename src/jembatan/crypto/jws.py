@@ -31,6 +31,7 @@ PRIVATE_HEADERS: dict[str, str] = {
     "expires": "str",
     "subject": "str",
     "tlp": "str",
+    "kind": "str",
     "agreement": "str",
     "sha256": "str",
     "content_type": "str",

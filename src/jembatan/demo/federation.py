@@ -7,12 +7,15 @@ node's folder is created) or AFTER_START_STEPS (run every start, once all nodes 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from jembatan.accounts import services
+from jembatan.agreements import services as agreements
 from jembatan.config import CONFIG_FILE, load_settings
+from jembatan.errors import NotFound, Unavailable
 from jembatan.exchange import services as exchange
 from jembatan.node.context import Node
 from jembatan.node.services import init_node
@@ -105,10 +108,76 @@ def join_federation(nodes: list[DemoNode], root: Path, base_port: int) -> None:
             node.close()
 
 
+# (parties, title, kinds): there is deliberately none between MYS-MOH and SGP-MOH, so a
+# user can watch such a message refused, and allowed once both sign one.
+AGREEMENTS = [
+    (
+        ("ASEAN/GOV/IDN-KEMENKES", "ASEAN/GOV/MYS-MOH"),
+        "Indonesia-Malaysia health cooperation",
+        ["message", "health.surveillance"],
+    ),
+    (
+        ("ASEAN/GOV/IDN-KEMENKES", "ASEAN/GOV/SGP-MOH"),
+        "Indonesia-Singapore health cooperation",
+        ["message", "health.surveillance"],
+    ),
+]
+
+
+def _wait(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise Unavailable(f"demo: {what} did not happen within {timeout:.0f} s")
+        time.sleep(0.3)
+
+
+def make_agreements(nodes: list[DemoNode], root: Path, base_port: int) -> None:
+    """The demo's agreements, made the real way: drafted and signed by one ministry,
+    delivered, countersigned by the other; the nodes' workers carry every step."""
+    by_member = {spec.member: spec for spec in nodes}
+    for (first, second), title, kinds in AGREEMENTS:
+        a, b = open_demo_node(root, by_member[first]), open_demo_node(root, by_member[second])
+        try:
+            if not any(h.terms.title == title for h in agreements.list_agreements(a)):
+                _agree(a, b, title, kinds)
+        finally:
+            a.close()
+            b.close()
+
+
+def _agree(a: Node, b: Node, title: str, kinds: list[str]) -> None:
+    held = agreements.draft(
+        a,
+        title=title,
+        parties=[b.member_id],
+        kinds=kinds,
+        purpose="Sharing disease surveillance and coordinating outbreak response",
+        legal_basis="International Health Regulations (2005), Article 44",
+        legal_reference="IHR (2005) art. 44",
+        ceiling="TLP:AMBER",
+        valid_days=365,
+        actor=f"{a.member_id}/user/admin",
+    )
+    ident = held.terms.id
+    agreements.sign(a, ident, f"{a.member_id}/user/admin")
+    _wait(lambda: _holds(b, ident), f"the proposal reaching {b.member_id}")
+    agreements.sign(b, ident, f"{b.member_id}/user/admin")
+    _wait(lambda: agreements.get(a, ident).status == "active", f"{title} in force")
+
+
+def _holds(node: Node, ident: str) -> bool:
+    try:
+        agreements.get(node, ident)
+    except NotFound:
+        return False
+    return True
+
+
 SAMPLES = [
     (
         "ASEAN/GOV/IDN-KEMENKES",
-        ["ASEAN/GOV/MYS-MOH", "ASEAN/GOV/SGP-MOH"],
+        ["ASEAN/GOV/MYS-MOH"],
         "Dengue situation, epidemiological week 47",
         "Riau and West Kalimantan report dengue cases 30% above the seasonal baseline. "
         "Serotype DENV-2 dominates. We propose a joint review call on Thursday.",
@@ -124,7 +193,7 @@ SAMPLES = [
     ),
     (
         "ASEAN/GOV/SGP-MOH",
-        ["ASEAN/GOV/IDN-KEMENKES", "ASEAN/GOV/MYS-MOH"],
+        ["ASEAN/GOV/IDN-KEMENKES"],
         "Vector control guidance update",
         "Our updated guidance on Aedes breeding-site inspections is attached to the "
         "regional workspace next week. Summary: weekly checks in construction sites.",
@@ -148,6 +217,7 @@ def send_samples(nodes: list[DemoNode], root: Path, base_port: int) -> None:
 SEED_STEPS: list[Callable[[DemoNode, Node], None]] = [seed_users, take_registry_role]
 AFTER_START_STEPS: list[Callable[[list[DemoNode], Path, int], None]] = [
     join_federation,
+    make_agreements,
     send_samples,
 ]
 

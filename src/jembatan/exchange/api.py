@@ -94,6 +94,8 @@ class MessageOut(BaseModel):
     recipients: list[str]
     subject: str
     classification: str
+    kind: str
+    agreement_id: str | None
     content_type: str
     filename: str | None
     size: int
@@ -115,6 +117,8 @@ class MessageOut(BaseModel):
             recipients=json.loads(m.recipients),
             subject=m.subject,
             classification=m.classification,
+            kind=m.kind,
+            agreement_id=m.agreement_id,
             content_type=m.content_type,
             filename=m.filename,
             size=m.size,
@@ -136,6 +140,10 @@ class NewMessage(BaseModel):
     content_type: str | None = Field(default=None, max_length=200)
     filename: str | None = Field(default=None, max_length=255)
     classification: str = "TLP:AMBER"
+    kind: str = Field(default="message", max_length=64, description="Kind, as agreements name it")
+    agreement: str | None = Field(
+        default=None, max_length=64, description="Agreement id (default: the only one that fits)"
+    )
     expires: str = Field(default="7d", description="Lifetime: 12h, 7d, 2w ...")
     conversation_id: str | None = Field(default=None, max_length=36)
 
@@ -183,6 +191,8 @@ async def send_message(
             to=to or [""],
             subject=str(form.get("subject", "")),
             classification=str(form.get("classification", "TLP:AMBER")),
+            kind=str(form.get("kind", "message")),
+            agreement=str(form["agreement"]) if form.get("agreement") else None,
             expires=str(form.get("expires", "7d")),
             text="",
             filename=filename,
@@ -206,6 +216,8 @@ async def send_message(
             parse_duration(body.expires),
             body.conversation_id,
             caller.user.id,
+            body.kind,
+            body.agreement,
         )
     )
     return MessageOut.of(message, services.get_message(node, message.id)[1])

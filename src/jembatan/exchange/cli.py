@@ -27,6 +27,10 @@ def send(
     file: Annotated[Path | None, typer.Option(help="Send this file.")] = None,
     classification: Annotated[str, typer.Option(help="TLP 2.0 label.")] = "TLP:AMBER",
     expires: Annotated[str, typer.Option(help="Give up delivery after: 12h, 7d, 2w ...")] = "7d",
+    kind: Annotated[str, typer.Option(help="Kind of message, as agreements name it.")] = "message",
+    agreement: Annotated[
+        str | None, typer.Option(help="Agreement id (default: the only active one that fits).")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Seal a message and queue it; prints the message id. The worker delivers it."""
@@ -44,6 +48,8 @@ def send(
             None,
             classification,
             lifetime,
+            kind=kind,
+            agreement=agreement,
         )
     else:
         content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
@@ -65,6 +71,8 @@ def send(
                 file.name,
                 classification,
                 lifetime,
+                kind=kind,
+                agreement=agreement,
             )
     if as_json:
         print_json(

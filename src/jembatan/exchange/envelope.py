@@ -86,6 +86,7 @@ class Letter:
     content_type: str
     filename: str | None = None
     agreement: str | None = None
+    kind: str = "message"  # what the agreement rules call the message (its flow kind)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def routing(self) -> dict[str, Any]:
@@ -132,6 +133,7 @@ def seal(
         "content_type": letter.content_type,
         **({"filename": letter.filename} if letter.filename else {}),
         **({"agreement": letter.agreement} if letter.agreement else {}),
+        "kind": letter.kind,
         **letter.extra,
     }
     inner = jws.sign(payload, signer, MESSAGE_TYP, **header).encode()
@@ -229,5 +231,6 @@ def open_envelope(
         content_type=str(head.get("content_type", "application/octet-stream")),
         filename=head.get("filename"),
         agreement=head.get("agreement"),
+        kind=str(head.get("kind", "message")),
     )
     return Opened(letter, verified.payload, str(head["kid"]))

@@ -35,6 +35,8 @@ class Message(Base):
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
+    kind: Mapped[str] = mapped_column(String(64), default="message", index=True)
+    agreement_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     # Large payloads travel apart from the envelope as an age stream (the blob named here).
     bulk_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Inbox only: the receipt we signed, returned again for a repeated delivery.

@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from jembatan.accounts.models import User
+from jembatan.agreements import rules, steps
+from jembatan.agreements.terms import CONTROL_KIND, Terms
 from jembatan.crypto import jws
 from jembatan.crypto.canonical import canonical_json
 from jembatan.crypto.keys import public_key
@@ -31,6 +33,7 @@ from jembatan.exchange.envelope import (
 from jembatan.exchange.models import Delivery, Message
 from jembatan.identifiers import MemberId
 from jembatan.ledger.entries import (
+    AGREEMENT_REFUSED,
     MESSAGE_RECEIVED,
     MESSAGE_REFUSED,
     MESSAGE_SENT,
@@ -86,9 +89,12 @@ def send(
     lifetime: timedelta = timedelta(days=7),
     conversation: str | None = None,
     user_id: int | None = None,
+    kind: str = "message",
+    agreement: str | None = None,
 ) -> Message:
     """Seal a message and queue it for every recipient (outbox row and deliveries in one
-    transaction); the delivery worker takes it from there."""
+    transaction); the delivery worker takes it from there. It goes only under an active
+    agreement that allows it (named, or the only one that fits), checked before sealing."""
     subject = subject.strip()
     if not 1 <= len(subject) <= 500:
         raise InvalidInput("the subject must be 1 to 500 characters")
@@ -102,6 +108,7 @@ def send(
         raise InvalidInput("file name must be 1 to 255 characters without '/'")
     view = federation(node)
     members = _recipients(node, view, to)
+    terms = _allowed(node, members, kind, classification, agreement, user_id)
     now = utcnow().replace(microsecond=0)
     mid = uuid7()
     letter = Letter(
@@ -115,6 +122,8 @@ def send(
         classification=classification,
         content_type=content_type,
         filename=filename,
+        agreement=terms.id if terms else None,
+        kind=kind,
     )
     keys = [_current_key(view, m, "enc", now) for m in members]
     own = node.keys().decrypting[-1]  # our newest: we can read our sent mail
@@ -146,6 +155,8 @@ def send(
             created_at=now,
             expires_at=letter.expires,
             created_by=user_id,
+            kind=kind,
+            agreement_id=letter.agreement,
         )
         s.add(message)
         s.flush()
@@ -164,9 +175,43 @@ def send(
     return message
 
 
+def _allowed(
+    node: Node,
+    members: list[str],
+    kind: str,
+    classification: str,
+    named: str | None,
+    user_id: int | None,
+) -> Terms | None:
+    """The agreement check before sealing; a refusal is a decision the ledger keeps."""
+    try:
+        return rules.choose(node, node.member_id, members, kind, classification, named)
+    except (Forbidden, InvalidInput) as exc:
+        with node.transaction() as s:
+            author = s.get(User, user_id) if user_id is not None else None
+            record(
+                s,
+                Event(
+                    AGREEMENT_REFUSED,
+                    user_actor(node.member_id, author.username) if author else node.member_id,
+                    named or "none",
+                    {
+                        "kind": kind,
+                        "sender": node.member_id,
+                        "recipients": members,
+                        "classification": classification,
+                        "reason": exc.detail[:500],
+                    },
+                ),
+            )
+        raise
+
+
 def _facts(message: Message) -> dict[str, Any]:
     """What the ledger keeps of a message: routing and size, never subject or content."""
     return {
+        "kind": message.kind,
+        "agreement": message.agreement_id,
         "sender": message.sender,
         "recipients": json.loads(message.recipients),
         "classification": message.classification,
@@ -256,6 +301,7 @@ def _receive(node: Node, peer_member: str, envelope: bytes) -> str:
         raise InvalidInput("the envelope expired at {at}", at=routing["expires"])
     opened: Opened = open_envelope(envelope, node.keys().decrypting, sender_key_for(node))
     letter = opened.letter
+    step = _checked_under_agreement(node, letter, opened.payload)
     content_type, filename = letter.content_type, letter.filename
     size, digest_plain, bulk = len(opened.payload), hashlib.sha256(opened.payload).hexdigest(), None
     if letter.content_type == transfer.MANIFEST_TYPE:
@@ -286,9 +332,13 @@ def _receive(node: Node, peer_member: str, envelope: bytes) -> str:
                 expires_at=letter.expires,
                 received_at=now,
                 receipt=receipt,
+                kind=letter.kind,
+                agreement_id=letter.agreement,
             )
             s.add(inbox)
             s.flush()
+            if step is not None:
+                steps.apply_step(node, s, letter.sender, step)
             receipt_hash = hashlib.sha256(receipt.encode()).hexdigest()
             record(
                 s,
@@ -308,6 +358,27 @@ def _receive(node: Node, peer_member: str, envelope: bytes) -> str:
         assert first is not None
         return _repeat(first, digest)
     return receipt
+
+
+def _checked_under_agreement(node: Node, letter: Letter, payload: bytes) -> steps.Step | None:
+    """The receiving end checks again: an agreement step must be sound, and anything else
+    must name an agreement, active here, that allows it."""
+    if letter.kind == CONTROL_KIND:
+        if letter.content_type != steps.STEP_TYPE:
+            raise InvalidInput("an agreement message must carry an agreement step")
+        return steps.parse_step(node, letter.sender, payload)
+    if not letter.agreement:
+        raise Forbidden("the message names no agreement; nothing is accepted without one")
+    rules.choose(
+        node,
+        letter.sender,
+        list(letter.recipients),
+        letter.kind,
+        letter.classification,
+        letter.agreement,
+        at=letter.created,
+    )
+    return None
 
 
 def _repeat(existing: Message, digest: str) -> str:
@@ -355,7 +426,7 @@ def list_messages(node: Node, box: str, limit: int = 100, offset: int = 0) -> li
         return list(
             s.scalars(
                 select(Message)
-                .where(Message.box == box)
+                .where(Message.box == box, Message.kind != CONTROL_KIND)
                 .order_by(Message.id.desc())
                 .limit(min(limit, 500))
                 .offset(offset)

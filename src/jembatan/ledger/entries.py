@@ -32,6 +32,7 @@ KEYS_ROTATED = "keys.rotated"
 KEYS_ACTIVATED = "keys.activated"
 DIRECTORY_ACCEPTED = "directory.accepted"
 LEDGER_ALERT = "ledger.alert"  # a peer's log failed a witness check
+AGREEMENT_REFUSED = "agreement.refused"  # a message no active agreement allows, not sent
 
 HEAD_ID = 1
 

@@ -8,6 +8,8 @@ from fastapi.staticfiles import StaticFiles
 import jembatan
 from jembatan.accounts import api as accounts_api
 from jembatan.accounts import pages as accounts_pages
+from jembatan.agreements import api as agreements_api
+from jembatan.agreements import pages as agreements_pages
 from jembatan.exchange import api as exchange_api
 from jembatan.exchange import pages as exchange_pages
 from jembatan.ledger import api as ledger_api
@@ -23,7 +25,7 @@ from jembatan.web.pages import STATIC, Pages
 from jembatan.web.security import CookieJar
 
 # Capabilities with pages; each owns a templates/ folder.
-CAPABILITIES = ["accounts", "node", "registry", "exchange", "ledger"]
+CAPABILITIES = ["accounts", "node", "registry", "exchange", "ledger", "agreements"]
 
 
 def create_app(node: Node) -> FastAPI:
@@ -54,6 +56,8 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(ledger_api.router)
     app.include_router(ledger_api.fed_router)
     app.include_router(ledger_pages.router)
+    app.include_router(agreements_api.router)
+    app.include_router(agreements_pages.router)
     app.include_router(registry_api.fed_fallback_router)  # last: catches other /fed/ paths
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestContext, metrics=app.state.metrics)

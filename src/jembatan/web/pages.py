@@ -105,6 +105,7 @@ NOTICES = {
     "logged-out": i18n.N_("You have logged out."),
     "language": i18n.N_("Language changed."),
     "sent": i18n.N_("Sealed and queued for delivery."),
+    "signed": i18n.N_("Signed; the other parties receive your signature."),
 }
 
 

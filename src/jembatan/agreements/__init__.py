@@ -1,0 +1,1 @@
+"""Data-sharing agreements: co-signed terms that both ends enforce on every message."""

@@ -1,0 +1,150 @@
+"""Portal pages: agreements list and detail, drafting, signing, suspending, revoking."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from jembatan.agreements import services
+from jembatan.errors import JembatanError
+from jembatan.exchange.envelope import TLP
+from jembatan.ledger.entries import user_actor
+from jembatan.registry.membership import federation
+from jembatan.web.pages import Pages, error_text, redirect
+from jembatan.web.security import PortalUser, csrf_protect, node_of, portal_user
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+Official = Annotated[PortalUser, Depends(portal_user)]
+
+
+def _pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
+def _form(
+    request: Request,
+    who: PortalUser,
+    status: int = 200,
+    error: str = "",
+    form: dict[str, object] | None = None,
+) -> Response:
+    services.require_signer(who.user.role, node_of(request))
+    node = node_of(request)
+    members = sorted(
+        (
+            m
+            for d in federation(node).directories()
+            for m in d.members.values()
+            if m.id != node.member_id
+        ),
+        key=lambda m: m.id,
+    )
+    return _pages(request).render(
+        request,
+        "agreements/new.html",
+        status=status,
+        error=error,
+        members=members,
+        labels=TLP,
+        form=form or {},
+    )
+
+
+@router.get("/agreements", response_class=HTMLResponse)
+def agreements(request: Request, who: Official) -> Response:
+    node = node_of(request)
+    return _pages(request).render(
+        request,
+        "agreements/list.html",
+        items=services.list_agreements(node),
+        may_sign=services.may_sign(who.user.role, node),
+    )
+
+
+@router.get("/agreements/new", response_class=HTMLResponse)
+def new(request: Request, who: Official) -> Response:
+    return _form(request, who)
+
+
+@router.post("/agreements")
+def create(
+    request: Request,
+    who: Official,
+    title: Annotated[str, Form(max_length=200)],
+    purpose: Annotated[str, Form(max_length=2000)],
+    legal_basis: Annotated[str, Form(max_length=2000)],
+    parties: Annotated[list[str] | None, Form()] = None,
+    kinds: Annotated[str, Form(max_length=500)] = "message",
+    legal_reference: Annotated[str, Form(max_length=500)] = "",
+    ceiling: Annotated[str, Form()] = "TLP:AMBER",
+    valid_days: Annotated[int, Form(ge=1, le=36500)] = 365,
+) -> Response:
+    node = node_of(request)
+    services.require_signer(who.user.role, node)
+    try:
+        held = services.draft(
+            node,
+            title=title,
+            parties=parties or [],
+            kinds=kinds.replace(",", " ").split(),
+            purpose=purpose,
+            legal_basis=legal_basis,
+            legal_reference=legal_reference,
+            ceiling=ceiling,
+            valid_days=valid_days,
+            actor=user_actor(node.member_id, who.user.username),
+        )
+    except JembatanError as exc:
+        form = {
+            "title": title,
+            "purpose": purpose,
+            "legal_basis": legal_basis,
+            "parties": parties or [],
+            "kinds": kinds,
+            "legal_reference": legal_reference,
+            "ceiling": ceiling,
+            "valid_days": valid_days,
+        }
+        return _form(request, who, exc.status, error_text(request, exc), form)
+    return redirect(f"/agreements/{held.terms.id}", "created")
+
+
+@router.get("/agreements/{agreement_id}", response_class=HTMLResponse)
+def detail(
+    request: Request, who: Official, agreement_id: str, version: int | None = None
+) -> Response:
+    node = node_of(request)
+    held = services.get(node, agreement_id, version)
+    return _pages(request).render(
+        request,
+        "agreements/detail.html",
+        held=held,
+        terms=held.terms,
+        may_sign=services.may_sign(who.user.role, node),
+        signed_here=node.member_id in held.signatures,
+    )
+
+
+@router.post("/agreements/{agreement_id}/sign")
+def sign(request: Request, who: Official, agreement_id: str) -> Response:
+    node = node_of(request)
+    services.require_signer(who.user.role, node)
+    services.sign(node, agreement_id, user_actor(node.member_id, who.user.username))
+    return redirect(f"/agreements/{agreement_id}", "signed")
+
+
+@router.post("/agreements/{agreement_id}/end")
+def end(
+    request: Request,
+    who: Official,
+    agreement_id: str,
+    action: Annotated[str, Form()],
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    node = node_of(request)
+    services.require_signer(who.user.role, node)
+    services.end(node, agreement_id, action, reason, user_actor(node.member_id, who.user.username))
+    return redirect(f"/agreements/{agreement_id}", "saved")

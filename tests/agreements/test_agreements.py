@@ -1,0 +1,252 @@
+"""Agreements between live nodes: signed by every party through envelopes, enforced on
+send and again on arrival, with every step and decision in the ledger."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from jembatan.accounts.tokens import create_token
+from jembatan.agreements import rules
+from jembatan.agreements import services as agreements
+from jembatan.errors import Conflict, Forbidden
+from jembatan.exchange import services
+from jembatan.exchange.envelope import Letter, seal, uuid7
+from jembatan.exchange.models import Message
+from jembatan.ledger import services as ledger
+from jembatan.node.context import Node
+from jembatan.registry.membership import federation
+from jembatan.registry.peers import send_signed
+from jembatan.store.schema import utcnow
+from jembatan.web.app import create_app
+from tests.conftest import add_user, csrf_of, login
+from tests.exchange.test_interfaces import _env
+from tests.fed import Federation, FederationFactory, agree, deliver_all
+from tests.node.test_cli import run
+
+
+@pytest.fixture
+def trio(federations: FederationFactory) -> Federation:
+    return federations.build("ASEAN", ("IDN", "MYS", "SGP"), agreed=False)
+
+
+def _nodes(fed: Federation) -> list[Node]:
+    return [fed.node(c) for c in ("IDN", "MYS", "SGP")]
+
+
+def _outbox(node: Node) -> int:
+    with node.db() as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(Message.box == "outbox", Message.kind == "message")
+            )
+            or 0
+        )
+
+
+def _types(node: Node, subject: str) -> list[str]:
+    return [e.type for e in ledger.entries_about(node, subject)]
+
+
+def test_signed_by_every_party_then_enforced_both_ways(trio: Federation) -> None:
+    idn, mys, _ = _nodes(trio)
+    with pytest.raises(Forbidden, match="no active agreement between"):
+        services.send(idn, ["ASEAN/GOV/MYS"], "Before", b"x")
+    assert _outbox(idn) == 0
+    refused = ledger.search(idn, ledger.Filters(type="agreement.refused"))
+    assert json.loads(refused[0].data)["details"]["recipients"] == ["ASEAN/GOV/MYS"]
+
+    held = agreements.draft(
+        idn,
+        title="Dengue surveillance",
+        parties=["ASEAN/GOV/MYS"],
+        kinds=["message", "health.surveillance"],
+        purpose="Early warning of dengue outbreaks",
+        legal_basis="IHR (2005) Article 44",
+        ceiling="TLP:AMBER",
+        actor="test",
+    )
+    ident = held.terms.id
+    assert held.status == "draft"
+    with pytest.raises(Forbidden, match=f"agreement {ident} is not active here"):
+        services.send(idn, ["ASEAN/GOV/MYS"], "Draft only", b"x", agreement=ident)
+    agreements.sign(idn, ident, "test")
+    deliver_all(_nodes(trio))
+    theirs = agreements.get(mys, ident)
+    assert theirs.status == "proposed"
+    assert theirs.missing == ["ASEAN/GOV/MYS"]
+    with pytest.raises(Forbidden):  # signed by one party only
+        services.send(idn, ["ASEAN/GOV/MYS"], "Half signed", b"x")
+    agreements.sign(mys, ident, "test")
+    deliver_all(_nodes(trio))
+    assert agreements.get(idn, ident).status == "active"
+    assert agreements.get(mys, ident).status == "active"
+    with pytest.raises(Conflict):
+        agreements.sign(mys, ident, "test")
+
+    sent = services.send(idn, ["ASEAN/GOV/MYS"], "Week 47", b"412 cases")
+    assert sent.agreement_id == ident
+    deliver_all(_nodes(trio))
+    [got] = services.list_messages(mys, "inbox")
+    assert got.agreement_id == ident
+    # Every step is in both ledgers.
+    subject = f"{ident}/v1"
+    assert _types(idn, subject) == [
+        "agreement.drafted",
+        "agreement.signed",
+        "agreement.signed",
+        "agreement.activated",
+    ]
+    assert _types(mys, subject) == ["agreement.signed", "agreement.signed", "agreement.activated"]
+
+    # Each rule refuses with its name.
+    with pytest.raises(Forbidden, match=r"no flow of 'tax\.report'"):
+        services.send(idn, ["ASEAN/GOV/MYS"], "Tax", b"x", kind="tax.report")
+    with pytest.raises(Forbidden, match="TLP:RED is above the ceiling TLP:AMBER"):
+        services.send(idn, ["ASEAN/GOV/MYS"], "Secret", b"x", classification="TLP:RED")
+    with pytest.raises(Forbidden, match="no active agreement between"):
+        services.send(idn, ["ASEAN/GOV/SGP"], "Not a party", b"x")
+    later = utcnow() + timedelta(days=400)
+    with pytest.raises(Forbidden, match="expired at"):
+        rules.choose(idn, idn.member_id, [mys.member_id], "message", "TLP:GREEN", ident, at=later)
+
+    # Suspended by MYS: refused on both ends, the notice travels as an envelope.
+    agreements.end(mys, ident, "suspend", "audit under way", "test")
+    deliver_all(_nodes(trio))
+    assert agreements.get(idn, ident).status == "suspended"
+    with pytest.raises(Forbidden, match="is not active here"):
+        services.send(idn, ["ASEAN/GOV/MYS"], "Now", b"x", agreement=ident)
+    agreements.end(idn, ident, "revoke", "replaced", "test")
+    deliver_all(_nodes(trio))
+    assert agreements.get(mys, ident).status == "revoked"
+    assert "agreement.revoked" in _types(mys, subject)
+
+
+def test_receiver_refuses_a_sender_that_skips_its_checks(trio: Federation) -> None:
+    idn, mys, _ = _nodes(trio)
+    ident = agree([idn, mys], kinds=("message",), ceiling="TLP:GREEN")
+    view = federation(idn)
+    now = utcnow().replace(microsecond=0)
+    key = next(iter(view.own.keys_of("ASEAN/GOV/MYS", "enc", now))).jwk if view.own else {}
+
+    def forged(**extra: object) -> bytes:
+        letter = Letter(
+            mid=uuid7(),
+            conversation=uuid7(),
+            sender=idn.member_id,
+            recipients=(mys.member_id,),
+            created=now,
+            expires=now + timedelta(days=1),
+            subject="forged",
+            classification=str(extra.pop("classification", "TLP:GREEN")),
+            content_type="text/plain",
+            **extra,  # type: ignore[arg-type]
+        )
+        return seal(letter, b"x", idn.keys().signer(), [key])
+
+    url = mys.settings.base_url + "/fed/v1/envelopes"
+    cases = [
+        (forged(), "names no agreement"),
+        (forged(agreement=ident, classification="TLP:AMBER"), "above the ceiling"),
+        (forged(agreement=ident, kind="health.surveillance"), "no flow of"),
+        (forged(agreement="not-an-agreement"), "is not active here"),
+    ]
+    for envelope, reason in cases:
+        answer = send_signed(idn, "POST", url, envelope, "application/jose+json")
+        assert answer.status_code == 403, answer.text
+        assert reason in answer.json()["detail"]
+    assert services.list_messages(mys, "inbox") == []
+    assert len(ledger.search(mys, ledger.Filters(type="message.refused"))) == len(cases)
+
+
+def test_cli_and_api_and_portal(trio: Federation) -> None:
+    idn, mys, sgp = _nodes(trio)
+    d_idn = ["-d", str(idn.data_dir)]
+    made = run(
+        "agreement",
+        "create",
+        *d_idn,
+        "--title",
+        "Flood relief",
+        "--with",
+        "ASEAN/GOV/SGP",
+        "--purpose",
+        "Coordinate boats",
+        "--legal-basis",
+        "ASEAN AADMER",
+        "--json",
+        env=_env(idn),
+    )
+    assert made.returncode == 0, made.stderr
+    ident = json.loads(made.stdout)["id"]
+    signed = run("agreement", "sign", ident, *d_idn, "--json", env=_env(idn))
+    assert json.loads(signed.stdout)["status"] == "proposed"
+    again = run("agreement", "sign", ident, *d_idn, env=_env(idn))
+    assert again.returncode == 4
+    assert "already signed" in again.stderr
+    deliver_all(_nodes(trio))
+
+    # SGP's administrator signs through the API; an officer may not (admin only here).
+    admin = add_user(sgp, "ana", "admin")
+    officer = add_user(sgp, "olu", "officer")
+    weak = create_token(sgp, officer, "t", "agreements:write", timedelta(days=1)).token
+    token = create_token(sgp, admin, "t", "agreements:write agreements:read", timedelta(days=1))
+    with TestClient(create_app(sgp)) as client:
+        denied = client.post(
+            f"/api/v1/agreements/{ident}/sign", headers={"Authorization": f"Bearer {weak}"}
+        )
+        assert denied.status_code == 403
+        auth = {"Authorization": f"Bearer {token.token}"}
+        ok = client.post(f"/api/v1/agreements/{ident}/sign", headers=auth)
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["status"] == "active"
+        listed = client.get("/api/v1/agreements", headers=auth).json()
+        assert [a["id"] for a in listed] == [ident]
+        bad = client.post("/api/v1/agreements", headers=auth, json={"title": "x"})
+        assert bad.status_code == 422
+    deliver_all(_nodes(trio))
+    shown = json.loads(run("agreement", "show", ident, *d_idn, "--json", env=_env(idn)).stdout)
+    assert shown["status"] == "active"
+    assert shown["signed_by"] == ["ASEAN/GOV/IDN", "ASEAN/GOV/SGP"]
+
+    # MYS drafts and signs one with SGP in the portal.
+    add_user(mys, "mia", "admin")
+    with TestClient(create_app(mys)) as client:
+        login(client, "mia")
+        form = client.get("/agreements/new")
+        answer = client.post(
+            "/agreements",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "title": "Haze monitoring",
+                "parties": ["ASEAN/GOV/SGP"],
+                "kinds": "message",
+                "purpose": "Air quality",
+                "legal_basis": "ASEAN haze agreement",
+                "ceiling": "TLP:GREEN",
+                "valid_days": "90",
+            },
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303
+        page = client.get(answer.headers["location"])
+        assert "Haze monitoring" in page.text
+        assert "Sign for this node" in page.text
+        detail_url = answer.headers["location"].split("?")[0]
+        signed_page = client.post(detail_url + "/sign", data={"csrf_token": csrf_of(page.text)})
+        assert "Awaiting signatures" in signed_page.text
+        assert "Haze monitoring" in client.get("/agreements").text
+    with pytest.raises(Forbidden):
+        services.send(mys, ["ASEAN/GOV/SGP"], "Haze", b"x")
+    deliver_all(_nodes(trio))
+    haze = next(h for h in agreements.list_agreements(sgp) if h.terms.title == "Haze monitoring")
+    agreements.sign(sgp, haze.terms.id, "test")
+    deliver_all(_nodes(trio))
+    haze_sent = services.send(mys, ["ASEAN/GOV/SGP"], "Haze", b"x", classification="TLP:GREEN")
+    assert haze_sent.agreement_id == haze.terms.id
