@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from jembatan.accounts.tokens import create_token
-from jembatan.agreements import rules
+from jembatan.agreements import retention, rules
 from jembatan.agreements import services as agreements
-from jembatan.errors import Conflict, Forbidden
+from jembatan.errors import Conflict, Forbidden, NotFound
 from jembatan.exchange import services
 from jembatan.exchange.envelope import Letter, seal, uuid7
 from jembatan.exchange.models import Message
@@ -250,3 +250,145 @@ def test_cli_and_api_and_portal(trio: Federation) -> None:
     deliver_all(_nodes(trio))
     haze_sent = services.send(mys, ["ASEAN/GOV/SGP"], "Haze", b"x", classification="TLP:GREEN")
     assert haze_sent.agreement_id == haze.terms.id
+
+
+def _agreement(a: Node, b: Node, nodes: list[Node], **rules: object) -> str:
+    held = agreements.draft(
+        a,
+        title="Case exchange",
+        parties=[b.member_id],
+        kinds=["health.cases"],
+        purpose="Cross-border contact tracing",
+        legal_basis="IHR (2005)",
+        actor="test",
+        **rules,  # type: ignore[arg-type]
+    )
+    agreements.sign(a, held.terms.id, "test")
+    deliver_all(nodes)
+    agreements.sign(b, held.terms.id, "test")
+    deliver_all(nodes)
+    return held.terms.id
+
+
+def test_field_rules_hold_on_what_the_receiver_stores(trio: Federation) -> None:
+    idn, mys, sgp = nodes = _nodes(trio)
+    strict = _agreement(
+        idn, mys, nodes, deny_fields=["patient.name"], pseudonymise_fields=["patient.nik"]
+    )
+    lenient = _agreement(
+        idn,
+        mys,
+        nodes,
+        allow_fields=["week", "patient.age"],
+        pseudonymise_fields=["patient.nik"],
+        denied="remove",
+    )
+    other = _agreement(idn, sgp, nodes, pseudonymise_fields=["patient.nik"])
+    case = {"week": "2026-W47", "patient": {"nik": "3171012345670001", "name": "Budi", "age": 34}}
+    raw = json.dumps(case).encode()
+
+    def send(
+        to: Node, agreement: str, payload: bytes = raw, content_type: str = "application/json"
+    ) -> Message:
+        return services.send(
+            idn,
+            [to.member_id],
+            "Case",
+            payload,
+            content_type,
+            kind="health.cases",
+            agreement=agreement,
+        )
+
+    with pytest.raises(Forbidden, match=r"field patient\.name may not leave"):
+        send(mys, strict)
+    with pytest.raises(Exception, match="must be JSON"):
+        send(mys, strict, b"name,nik\nBudi,3171", "text/csv")
+    first, second = send(mys, lenient), send(mys, lenient)
+    third = send(sgp, other)
+    deliver_all(nodes)
+    stored = [
+        json.loads(services.read_payload(mys, m)) for m in services.list_messages(mys, "inbox")
+    ]
+    assert {m.id for m in services.list_messages(mys, "inbox")} == {first.id, second.id}
+    for body in stored:
+        assert set(body) == {"week", "patient"}
+        assert set(body["patient"]) == {"nik", "age"}  # the name was removed
+        assert body["patient"]["nik"].startswith("pse_")
+        assert "3171012345670001" not in json.dumps(body)
+    assert stored[0]["patient"]["nik"] == stored[1]["patient"]["nik"]  # stable within one
+    at_sgp = json.loads(services.read_payload(sgp, services.list_messages(sgp, "inbox")[0]))
+    assert at_sgp["patient"]["nik"] != stored[0]["patient"]["nik"]  # differs across them
+    assert third.agreement_id == other
+
+    # A sender that skips the rules is refused by the receiver: nothing stored.
+    view = federation(idn)
+    now = utcnow().replace(microsecond=0)
+    key = next(iter(view.own.keys_of(mys.member_id, "enc", now))).jwk if view.own else {}
+    letter = Letter(
+        mid=uuid7(),
+        conversation=uuid7(),
+        sender=idn.member_id,
+        recipients=(mys.member_id,),
+        created=now,
+        expires=now + timedelta(days=1),
+        subject="raw",
+        classification="TLP:AMBER",
+        content_type="application/json",
+        agreement=strict,
+        kind="health.cases",
+    )
+    raw_nik = json.dumps({"patient": {"nik": "3171012345670001"}}).encode()
+    envelope = seal(letter, raw_nik, idn.keys().signer(), [key])
+    url = mys.settings.base_url + "/fed/v1/envelopes"
+    answer = send_signed(idn, "POST", url, envelope, "application/jose+json")
+    assert answer.status_code == 403
+    assert "must arrive pseudonymised" in answer.json()["detail"]
+    assert len(services.list_messages(mys, "inbox")) == 2
+
+
+def test_retention_and_revocation_purge_content_and_log_it(trio: Federation) -> None:
+    idn, mys, _ = nodes = _nodes(trio)
+    kept = agreements.draft(
+        idn,
+        title="Short-lived",
+        parties=[mys.member_id],
+        kinds=["message"],
+        purpose="p",
+        legal_basis="b",
+        retention_days=1,
+        actor="test",
+    ).terms.id
+    agreements.sign(idn, kept, "test")
+    deliver_all(nodes)
+    agreements.sign(mys, kept, "test")
+    deliver_all(nodes)
+    old = services.send(idn, [mys.member_id], "Old", b"old data", agreement=kept)
+    deliver_all(nodes)
+    [got] = services.list_messages(mys, "inbox")
+    assert mys.blobs.size(got.envelope_sha256) > 0
+    assert retention.purge_due(mys) == 0  # still within retention
+    with mys.transaction() as s:
+        s.execute(
+            update(Message)
+            .where(Message.id == old.id)
+            .values(received_at=utcnow() - timedelta(days=2))
+        )
+    assert retention.purge_due(mys) == 1
+    assert services.list_messages(mys, "inbox") == []
+    with pytest.raises(NotFound):
+        mys.blobs.size(got.envelope_sha256)
+    [purged] = ledger.search(mys, ledger.Filters(type="data.purged"))
+    facts = json.loads(purged.data)
+    assert facts["subject"] == old.id
+    assert facts["hashes"]["envelope"] == got.envelope_sha256
+
+    # Revoked with purge by the sender: the recipient purges what it got under it.
+    services.send(idn, [mys.member_id], "Newer", b"more data", agreement=kept)
+    deliver_all(nodes)
+    assert len(services.list_messages(mys, "inbox")) == 1
+    agreements.end(idn, kept, "revoke", "no longer needed", "test", purge=True)
+    deliver_all(nodes)
+    assert agreements.get(mys, kept).status == "revoked"
+    assert services.list_messages(mys, "inbox") == []
+    assert len(ledger.search(mys, ledger.Filters(type="data.purged"))) == 2

@@ -161,6 +161,7 @@ def test_auditor_filters_the_ledger_and_checks_a_proof(asean: Federation, page: 
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Ledger").click()
     page.get_by_label("Type").select_option("message.delivered")
+    page.get_by_label("Subject").fill(sent.id)
     page.get_by_role("button", name="Filter").click()
     rows = page.get_by_role("table").locator("tbody tr")
     expect(rows).to_have_count(1)

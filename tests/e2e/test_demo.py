@@ -213,7 +213,7 @@ def _mys_to_sgp_needs_an_agreement(folder: Path) -> None:
 
     def active_at_mys() -> bool:
         shown = _cli("agreement", "show", ident, *mys, "--json")
-        return json.loads(shown.stdout)["status"] == "active"
+        return bool(json.loads(shown.stdout)["status"] == "active")
 
     _until(active_at_mys, "agreement active at MYS")
     sent = _cli("send", *mys, *message)

@@ -21,6 +21,7 @@ class UserOut(BaseModel):
     username: str
     display_name: str
     role: str
+    clearance: str
     disabled: bool
     two_factor: bool
     last_login_at: datetime | None
@@ -32,6 +33,7 @@ class UserOut(BaseModel):
             username=user.username,
             display_name=user.display_name,
             role=user.role,
+            clearance=user.clearance,
             disabled=user.disabled,
             two_factor=user.totp_enabled,
             last_login_at=user.last_login_at,
@@ -76,6 +78,7 @@ class NewUser(BaseModel):
 class UserChange(BaseModel):
     role: str | None = None
     disabled: bool | None = None
+    clearance: str | None = Field(default=None, description="Highest TLP label the user reads")
 
 
 @router.get("/me", response_model=MeOut, summary="The caller's own account")
@@ -142,4 +145,5 @@ def change_user(
     if user.id == caller.user.id and (body.role is not None or body.disabled):
         raise Conflict("you cannot disable yourself or change your own role")
     actor = user_actor(node.member_id, caller.user.username)
-    return UserOut.of(services.update_user(node, user.id, body.role, body.disabled, actor))
+    changed = services.update_user(node, user.id, body.role, body.disabled, actor, body.clearance)
+    return UserOut.of(changed)

@@ -122,6 +122,21 @@ def password(
     typer.echo(f"new password set for {user.username}")
 
 
+@user_app.command("clearance")
+@clear_errors
+def clearance(
+    username: str,
+    label: Annotated[str, typer.Argument(help="Highest TLP 2.0 label the user may read.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Set the highest classification a user may read (TLP:RED needs this grant)."""
+    node = open_node(data_dir)
+    user = services.update_user(
+        node, services.find_user(node, username).id, actor=console(node), clearance=label
+    )
+    typer.echo(f"{user.username} may read up to {user.clearance}")
+
+
 @user_app.command("unlock")
 @clear_errors
 def unlock(username: str, data_dir: DataDir = None) -> None:

@@ -17,6 +17,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The highest TLP label this person may read; TLP:RED needs an explicit grant.
+    clearance: Mapped[str] = mapped_column(
+        String(20), default="TLP:AMBER+STRICT", server_default="TLP:AMBER+STRICT"
+    )
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     # TOTP secret sealed with the node's secret key; pending until the first code confirms it.
     totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True)

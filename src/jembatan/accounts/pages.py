@@ -18,6 +18,7 @@ from jembatan.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from jembatan.exchange.envelope import TLP
 from jembatan.ledger.entries import user_actor
 from jembatan.web import i18n
 from jembatan.web.pages import Pages, error_text, redirect
@@ -301,6 +302,7 @@ def users(request: Request, who: Admin) -> Response:
         "accounts/users.html",
         users=services.list_users(node_of(request)),
         roles=list(Role),
+        tlp_labels=TLP,
     )
 
 
@@ -330,6 +332,7 @@ def add_user(
             status=exc.status,
             users=services.list_users(node),
             roles=list(Role),
+            tlp_labels=TLP,
             error=error_text(request, exc),
             form={"username": username, "display_name": display_name, "role": role},
         )
@@ -343,6 +346,7 @@ def change_user(
     user_id: int,
     action: Annotated[str, Form()],
     role: Annotated[str, Form(max_length=20)] = "",
+    clearance: Annotated[str, Form(max_length=20)] = "",
 ) -> RedirectResponse:
     node = node_of(request)
     actor = user_actor(node.member_id, who.user.username)
@@ -356,6 +360,8 @@ def change_user(
         services.disable_totp(node, user_id, actor)
     elif action == "unlock":
         services.unlock(node, user_id, actor)
+    elif action == "clearance":
+        services.update_user(node, user_id, actor=actor, clearance=clearance)
     else:
         raise InvalidInput("unknown action {action!r}", action=action)
     return redirect("/users", "saved")

@@ -15,6 +15,7 @@ from jembatan.accounts.models import RecoveryCode, User, WebSession
 from jembatan.accounts.roles import parse_role
 from jembatan.crypto.secretbox import SecretBox
 from jembatan.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthenticated
+from jembatan.exchange.envelope import check_classification
 from jembatan.ledger.entries import (
     USER_CHANGED,
     USER_CREATED,
@@ -113,6 +114,7 @@ def update_user(
     role: str | None = None,
     disabled: bool | None = None,
     actor: str | None = None,
+    clearance: str | None = None,
 ) -> User:
     """Change role and/or disable; disabling ends the user's sessions at once (tokens stop
     working while the account is disabled)."""
@@ -129,6 +131,9 @@ def update_user(
             user.disabled = disabled
             if disabled:
                 s.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        if clearance is not None and clearance != user.clearance:
+            changes["clearance"] = {"from": user.clearance, "to": check_classification(clearance)}
+            user.clearance = clearance
         if changes:
             _audit(node, s, USER_CHANGED, user, actor, **changes)
         return user

@@ -28,11 +28,16 @@ class NewAgreement(BaseModel):
     retention_days: int | None = Field(default=None, ge=1, le=36500)
     onward_sharing: bool = False
     amends: str | None = None
+    allow_fields: list[str] = Field(default=[], max_length=200)
+    deny_fields: list[str] = Field(default=[], max_length=200)
+    pseudonymise_fields: list[str] = Field(default=[], max_length=200)
+    denied: Literal["refuse", "remove"] = "refuse"
 
 
 class Ending(BaseModel):
     action: Literal["suspend", "revoke"] = "revoke"
     reason: str = Field(default="", max_length=500)
+    purge: bool = Field(default=False, description="Revoke only: every party purges its data")
 
 
 def _actor(request: Request, caller: ApiCaller) -> str:
@@ -61,6 +66,10 @@ def create(request: Request, body: NewAgreement, caller: Writer) -> dict[str, An
         retention_days=body.retention_days,
         onward_sharing=body.onward_sharing,
         amends=body.amends,
+        allow_fields=body.allow_fields,
+        deny_fields=body.deny_fields,
+        pseudonymise_fields=body.pseudonymise_fields,
+        denied=body.denied,
         actor=_actor(request, caller),
     )
     return services.summary(held)
@@ -84,5 +93,7 @@ def sign(request: Request, agreement_id: str, caller: Writer) -> dict[str, Any]:
 def end(request: Request, agreement_id: str, body: Ending, caller: Writer) -> dict[str, Any]:
     node = node_of(request)
     services.require_signer(caller.user.role, node)
-    held = services.end(node, agreement_id, body.action, body.reason, _actor(request, caller))
+    held = services.end(
+        node, agreement_id, body.action, body.reason, _actor(request, caller), body.purge
+    )
     return services.summary(held)

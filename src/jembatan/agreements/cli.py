@@ -50,6 +50,19 @@ def create(
     amends: Annotated[
         str | None, typer.Option(help="Make a new version of this agreement id.")
     ] = None,
+    allow_field: Annotated[
+        list[str] | None, typer.Option(help="JSON field that may leave (repeat); others may not.")
+    ] = None,
+    deny_field: Annotated[
+        list[str] | None, typer.Option(help="JSON field that may not leave (repeat).")
+    ] = None,
+    pseudonymise_field: Annotated[
+        list[str] | None,
+        typer.Option(help="JSON field replaced by a keyed pseudonym before sealing (repeat)."),
+    ] = None,
+    remove_denied: Annotated[
+        bool, typer.Option(help="Remove denied fields instead of refusing the message.")
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Draft an agreement; `sign` then proposes it to the other parties."""
@@ -67,6 +80,10 @@ def create(
         retention_days=retention_days,
         onward_sharing=onward_sharing,
         amends=amends,
+        allow_fields=allow_field,
+        deny_fields=deny_field,
+        pseudonymise_fields=pseudonymise_field,
+        denied="remove" if remove_denied else "refuse",
         actor=console(node),
     )
     _print(held, as_json)
@@ -115,9 +132,12 @@ def revoke(
     data_dir: DataDir = None,
     reason: Annotated[str, typer.Option(help="Why, for the other parties.")] = "",
     suspend: Annotated[bool, typer.Option(help="Suspend instead of revoking.")] = False,
+    purge: Annotated[
+        bool, typer.Option(help="Every party also purges what it received under it.")
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """End an agreement for all parties (or suspend it) with a signed notice."""
     node = open_node(data_dir, unlock=True)
     action = "suspend" if suspend else "revoke"
-    _print(services.end(node, agreement_id, action, reason, console(node)), as_json)
+    _print(services.end(node, agreement_id, action, reason, console(node), purge), as_json)

@@ -24,6 +24,8 @@ class Agreement(Base):
     # superseded (a later version became active)
     status: Mapped[str] = mapped_column(String(16), index=True)
     notice: Mapped[str | None] = mapped_column(Text, nullable=True)  # signed suspend/revoke
+    # The parties' shared pseudonym key, sealed under this node's secret key.
+    secret: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

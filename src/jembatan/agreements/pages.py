@@ -81,6 +81,10 @@ def create(
     legal_reference: Annotated[str, Form(max_length=500)] = "",
     ceiling: Annotated[str, Form()] = "TLP:AMBER",
     valid_days: Annotated[int, Form(ge=1, le=36500)] = 365,
+    allow_fields: Annotated[str, Form(max_length=2000)] = "",
+    deny_fields: Annotated[str, Form(max_length=2000)] = "",
+    pseudonymise_fields: Annotated[str, Form(max_length=2000)] = "",
+    remove_denied: Annotated[bool, Form()] = False,
 ) -> Response:
     node = node_of(request)
     services.require_signer(who.user.role, node)
@@ -95,6 +99,10 @@ def create(
             legal_reference=legal_reference,
             ceiling=ceiling,
             valid_days=valid_days,
+            allow_fields=allow_fields.replace(",", " ").split(),
+            deny_fields=deny_fields.replace(",", " ").split(),
+            pseudonymise_fields=pseudonymise_fields.replace(",", " ").split(),
+            denied="remove" if remove_denied else "refuse",
             actor=user_actor(node.member_id, who.user.username),
         )
     except JembatanError as exc:
@@ -107,6 +115,9 @@ def create(
             "legal_reference": legal_reference,
             "ceiling": ceiling,
             "valid_days": valid_days,
+            "allow_fields": allow_fields,
+            "deny_fields": deny_fields,
+            "pseudonymise_fields": pseudonymise_fields,
         }
         return _form(request, who, exc.status, error_text(request, exc), form)
     return redirect(f"/agreements/{held.terms.id}", "created")
@@ -143,8 +154,11 @@ def end(
     agreement_id: str,
     action: Annotated[str, Form()],
     reason: Annotated[str, Form(max_length=500)] = "",
+    purge: Annotated[bool, Form()] = False,
 ) -> Response:
     node = node_of(request)
     services.require_signer(who.user.role, node)
-    services.end(node, agreement_id, action, reason, user_actor(node.member_id, who.user.username))
+    services.end(
+        node, agreement_id, action, reason, user_actor(node.member_id, who.user.username), purge
+    )
     return redirect(f"/agreements/{agreement_id}", "saved")

@@ -34,6 +34,14 @@ def parse_terms_cached(text: str) -> Terms:
     return found
 
 
+def pseudonym_key(node: Node, terms: Terms) -> bytes | None:
+    from jembatan.agreements.steps import pseudonym_key as key_of
+
+    with node.db() as s:
+        row = s.get(Agreement, (terms.id, terms.version))
+        return key_of(node, row) if row is not None else None
+
+
 def status_of(node: Node, agreement_id: str) -> str | None:
     with node.db() as s:
         return s.scalar(

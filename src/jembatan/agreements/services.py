@@ -4,13 +4,16 @@ or revoked by any party. Each step goes to the other parties as an envelope."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
-from jembatan.agreements import steps
+from jembatan.agreements import retention, steps
 from jembatan.agreements.models import Agreement
 from jembatan.agreements.rules import parse_terms_cached
 from jembatan.agreements.terms import CONTROL_KIND, Terms, parse_terms
@@ -60,6 +63,10 @@ def draft(
     retention_days: int | None = None,
     onward_sharing: bool = False,
     amends: str | None = None,
+    allow_fields: list[str] | None = None,
+    deny_fields: list[str] | None = None,
+    pseudonymise_fields: list[str] | None = None,
+    denied: str = "refuse",
     actor: str,
 ) -> Held:
     """A new agreement (or a new version of one, with `amends`), not yet signed."""
@@ -69,6 +76,13 @@ def draft(
         if member != node.member_id and view.member(member) is None:
             raise InvalidInput("{member} is not in the member directory", member=member)
     now = utcnow().replace(microsecond=0)
+    rules = {
+        "allow": _names(allow_fields),
+        "deny": _names(deny_fields),
+        "pseudonymise": _names(pseudonymise_fields),
+        "denied": denied,
+    }
+    secret = os.urandom(32) if rules["pseudonymise"] else None
     with node.transaction() as s:
         version = 1
         ident = uuid7()
@@ -87,6 +101,8 @@ def draft(
                 "purpose": purpose.strip(),
                 "legal_basis": {"text": legal_basis.strip(), "reference": legal_reference},
                 "classification_ceiling": ceiling,
+                "field_rules": rules,
+                "pseudonym_key_sha256": hashlib.sha256(secret).hexdigest() if secret else None,
                 "valid_from": stamp(now),
                 "valid_until": stamp(now + timedelta(days=valid_days)) if valid_days else None,
                 "retention_days": retention_days,
@@ -97,8 +113,14 @@ def draft(
         )
         row = steps.hold(s, terms)
         row.status = "draft"
+        if secret is not None:
+            row.secret = steps.secret_box(node).seal(base64.b64encode(secret).decode())
         steps.record_step(node, s, "agreement.drafted", actor, row, {})
         return Held(row, terms, {})
+
+
+def _names(fields: list[str] | None) -> list[str]:
+    return sorted({f.strip() for f in fields or [] if f.strip()})
 
 
 def get(node: Node, agreement_id: str, version: int | None = None) -> Held:
@@ -132,7 +154,8 @@ def sign(node: Node, agreement_id: str, actor: str, version: int | None = None) 
         raise Conflict("this node has already signed agreement {id}", id=agreement_id)
     token = jws.sign(held.terms.to_bytes(), node.keys().signer(), steps.AGREEMENT_TYP)
     signatures = {**held.signatures, node.member_id: token}
-    _tell_parties(node, held.terms, steps.Step("sign", held.terms, signatures))
+    secret = steps.pseudonym_key(node, held.row)
+    _tell_parties(node, held.terms, steps.Step("sign", held.terms, signatures, secret=secret))
     with node.transaction() as s:
         row = s.get(Agreement, (held.row.id, held.row.version))
         assert row is not None
@@ -140,8 +163,13 @@ def sign(node: Node, agreement_id: str, actor: str, version: int | None = None) 
     return get(node, agreement_id, held.row.version)
 
 
-def end(node: Node, agreement_id: str, action: str, reason: str, actor: str) -> Held:
-    """Suspend or revoke with a notice signed by this node; any party may."""
+def end(
+    node: Node, agreement_id: str, action: str, reason: str, actor: str, purge: bool = False
+) -> Held:
+    """Suspend or revoke with a notice signed by this node; any party may. A revocation
+    with `purge` also removes what every party received under the agreement."""
+    if purge and action != "revoke":
+        raise InvalidInput("only a revocation can purge")
     if action not in steps.ENDINGS:
         raise InvalidInput("choose suspend or revoke")
     held = get(node, agreement_id)
@@ -153,6 +181,7 @@ def end(node: Node, agreement_id: str, action: str, reason: str, actor: str) -> 
         "action": action,
         "reason": reason.strip()[:500],
         "at": stamp(utcnow()),
+        "purge": purge,
     }
     notice = jws.sign(canonical_json(body), node.keys().signer(), steps.NOTICE_TYP)
     _tell_parties(node, held.terms, steps.Step(action, held.terms, {}, notice))
@@ -160,6 +189,13 @@ def end(node: Node, agreement_id: str, action: str, reason: str, actor: str) -> 
         row = s.get(Agreement, (held.row.id, held.row.version))
         assert row is not None
         steps.end(node, s, row, steps.ENDINGS[action], node.member_id, notice, actor)
+    if purge:
+        retention.purge(
+            node,
+            retention.received_under(node, agreement_id),
+            "agreement revoked with purge",
+            actor,
+        )
     return get(node, agreement_id)
 
 

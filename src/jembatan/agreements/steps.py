@@ -4,6 +4,8 @@ every step written to the ledger in the same transaction."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,7 @@ from jembatan.agreements.terms import Terms, parse_terms
 from jembatan.crypto import jws
 from jembatan.crypto.canonical import canonical_json
 from jembatan.crypto.keys import public_key
+from jembatan.crypto.secretbox import SecretBox
 from jembatan.errors import Conflict, Forbidden, InvalidInput
 from jembatan.ledger.entries import Event, record
 from jembatan.node.context import Node
@@ -36,6 +39,8 @@ class Step:
     terms: Terms
     signatures: dict[str, str]
     notice: str | None = None
+    secret: bytes | None = None  # the pseudonym key, for parties that do not hold it yet
+    purge: bool = False  # a revocation that also asks every party to purge what it received
 
     def to_bytes(self) -> bytes:
         return canonical_json(
@@ -44,6 +49,7 @@ class Step:
                 "terms": self.terms.document(),
                 "signatures": self.signatures,
                 **({"notice": self.notice} if self.notice else {}),
+                **({"secret": base64.b64encode(self.secret).decode()} if self.secret else {}),
             }
         )
 
@@ -75,8 +81,10 @@ def parse_step(node: Node, sender: str, payload: bytes) -> Step:
         if signed_payload(node, str(token), member, AGREEMENT_TYP) != terms.to_bytes():
             raise InvalidInput("the signature of {member} is not over these terms", member=member)
     notice = raw.get("notice")
+    purge = False
     if action in ENDINGS:
         body = json.loads(signed_payload(node, str(notice), sender, NOTICE_TYP))
+        purge = body.get("purge") is True
         if (body.get("id"), body.get("version"), body.get("action")) != (
             terms.id,
             terms.version,
@@ -85,7 +93,12 @@ def parse_step(node: Node, sender: str, payload: bytes) -> Step:
             raise InvalidInput("the notice does not match the agreement step")
     elif sender not in signatures:
         raise InvalidInput("a party's step must carry its own signature")
-    return Step(action, terms, signatures, str(notice) if notice else None)
+    secret = None
+    if raw.get("secret"):
+        secret = base64.b64decode(str(raw["secret"]))
+        if hashlib.sha256(secret).hexdigest() != terms.pseudonym_key_sha256:
+            raise InvalidInput("the pseudonym key does not match the agreement's terms")
+    return Step(action, terms, signatures, str(notice) if notice else None, secret, purge)
 
 
 def apply_step(node: Node, s: Session, sender: str, step: Step) -> Agreement:
@@ -101,9 +114,19 @@ def apply_step(node: Node, s: Session, sender: str, step: Step) -> Agreement:
     if step.action in ENDINGS:
         end(node, s, row, ENDINGS[step.action], sender, step.notice or "", "")
         return row
+    if step.secret is not None and row.secret is None:
+        row.secret = secret_box(node).seal(base64.b64encode(step.secret).decode())
     for member, token in step.signatures.items():
         add_signature(node, s, row, member, token)
     return row
+
+
+def secret_box(node: Node) -> SecretBox:
+    return SecretBox(node.secret, "agreement-pseudonyms")
+
+
+def pseudonym_key(node: Node, row: Agreement) -> bytes | None:
+    return base64.b64decode(secret_box(node).open(row.secret)) if row.secret else None
 
 
 def hold(s: Session, terms: Terms) -> Agreement:
@@ -172,8 +195,6 @@ def end(
 
 
 def jws_payload(token: str) -> bytes:
-    import base64
-
     part = token.split(".")[1]
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 

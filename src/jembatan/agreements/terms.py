@@ -68,6 +68,8 @@ class Terms(_Strict):
     legal_basis: LegalBasis
     classification_ceiling: str
     field_rules: FieldRules = FieldRules()
+    # SHA-256 of the parties' shared pseudonym key: the key travels encrypted with the steps.
+    pseudonym_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     valid_from: str
     valid_until: str | None = None
     retention_days: int | None = Field(default=None, ge=1, le=36500)
@@ -131,6 +133,8 @@ def parse_terms(document: Any) -> Terms:
                 raise InvalidInput(
                     "agreement refused: flow names {member}, who is not a party", member=end
                 )
+    if terms.field_rules.pseudonymise and not terms.pseudonym_key_sha256:
+        raise InvalidInput("agreement refused: pseudonymised fields need a pseudonym key")
     if terms.drafted_by not in terms.parties:
         raise InvalidInput("agreement refused: it must be drafted by one of its parties")
     if terms.ends is not None and terms.ends <= terms.starts:

@@ -231,7 +231,8 @@ def list_messages(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[MessageOut]:
-    return [MessageOut.of(m) for m in services.list_messages(node_of(request), box, limit, offset)]
+    found = services.list_messages(node_of(request), box, limit, offset, caller.user.clearance)
+    return [MessageOut.of(m) for m in found]
 
 
 @router.get("/messages/{mid}", response_model=MessageOut, summary="One message, with delivery")
@@ -240,7 +241,7 @@ def get_message(
     mid: str,
     caller: Annotated[ApiCaller, Depends(require_scope("messages:read"))],
 ) -> MessageOut:
-    message, deliveries = services.get_message(node_of(request), mid)
+    message, deliveries = services.get_message(node_of(request), mid, caller.user.clearance)
     return MessageOut.of(message, deliveries)
 
 
@@ -251,7 +252,7 @@ def content(
     caller: Annotated[ApiCaller, Depends(require_scope("messages:read"))],
 ) -> Response:
     node = node_of(request)
-    message, _ = services.get_message(node, mid)
+    message, _ = services.get_message(node, mid, caller.user.clearance)
     return payload_response(node, message)
 
 
@@ -289,7 +290,7 @@ def envelope(
     caller: Annotated[ApiCaller, Depends(require_scope("messages:read"))],
 ) -> Response:
     node = node_of(request)
-    message, _ = services.get_message(node, mid)
+    message, _ = services.get_message(node, mid, caller.user.clearance)
     return Response(services.envelope_of(node, message), media_type=ENVELOPE_TYPE)
 
 

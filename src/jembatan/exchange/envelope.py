@@ -99,6 +99,11 @@ class Letter:
         }
 
 
+def cleared_labels(clearance: str) -> tuple[str, ...]:
+    """The labels a person with this clearance may read: TLP is ordered."""
+    return TLP[: TLP.index(clearance) + 1] if clearance in TLP else ()
+
+
 def check_classification(label: str) -> str:
     if label not in TLP:
         raise InvalidInput(

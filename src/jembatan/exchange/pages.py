@@ -40,7 +40,7 @@ def _may(who: PortalUser, roles: set[str]) -> None:
 def messages(request: Request, who: Official, box: str = "inbox") -> Response:
     _may(who, READERS)
     box = box if box in ("inbox", "outbox") else "inbox"
-    items = services.list_messages(node_of(request), box)
+    items = services.list_messages(node_of(request), box, clearance=who.user.clearance)
     return _pages(request).render(
         request,
         "exchange/list.html",
@@ -135,7 +135,7 @@ async def send(
 def message(request: Request, who: Official, mid: str) -> Response:
     _may(who, READERS)
     node = node_of(request)
-    found, deliveries = services.get_message(node, mid)
+    found, deliveries = services.get_message(node, mid, who.user.clearance)
     text = None
     if found.content_type.startswith("text/plain") and found.size <= 256 * 1024:
         text = services.read_payload(node, found).decode("utf-8", errors="replace")
@@ -154,5 +154,5 @@ def message(request: Request, who: Official, mid: str) -> Response:
 def download(request: Request, who: Official, mid: str) -> Response:
     _may(who, READERS)
     node = node_of(request)
-    found, _ = services.get_message(node, mid)
+    found, _ = services.get_message(node, mid, who.user.clearance)
     return payload_response(node, found)

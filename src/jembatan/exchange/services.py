@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from jembatan.accounts.models import User
-from jembatan.agreements import rules, steps
+from jembatan.agreements import fields, retention, rules, steps
 from jembatan.agreements.terms import CONTROL_KIND, Terms
 from jembatan.crypto import jws
 from jembatan.crypto.canonical import canonical_json
@@ -25,6 +25,7 @@ from jembatan.exchange.envelope import (
     Letter,
     Opened,
     check_classification,
+    cleared_labels,
     inspect,
     open_envelope,
     seal,
@@ -109,6 +110,14 @@ def send(
     view = federation(node)
     members = _recipients(node, view, to)
     terms = _allowed(node, members, kind, classification, agreement, user_id)
+    if terms is not None and fields.active(terms.field_rules):
+        if not isinstance(payload, bytes) or not fields.is_json(content_type):
+            raise InvalidInput(
+                "agreement {id} has field rules, so the payload must be JSON", id=terms.id
+            )
+        payload = fields.apply(
+            terms.field_rules, payload, rules.pseudonym_key(node, terms), terms.id
+        )
     now = utcnow().replace(microsecond=0)
     mid = uuid7()
     letter = Letter(
@@ -352,6 +361,9 @@ def _receive(node: Node, peer_member: str, envelope: bytes) -> str:
             )
         if bulk is not None:
             transfer.forget(node, letter.mid)
+        if step is not None and step.purge:
+            received = retention.received_under(node, step.terms.id)
+            retention.purge(node, received, "agreement revoked with purge", letter.sender)
     except IntegrityError:  # the same message arrived twice at once: the first one won
         with node.db() as s:
             first = s.get(Message, letter.mid)
@@ -369,7 +381,7 @@ def _checked_under_agreement(node: Node, letter: Letter, payload: bytes) -> step
         return steps.parse_step(node, letter.sender, payload)
     if not letter.agreement:
         raise Forbidden("the message names no agreement; nothing is accepted without one")
-    rules.choose(
+    terms = rules.choose(
         node,
         letter.sender,
         list(letter.recipients),
@@ -378,6 +390,8 @@ def _checked_under_agreement(node: Node, letter: Letter, payload: bytes) -> step
         letter.agreement,
         at=letter.created,
     )
+    if terms is not None and fields.active(terms.field_rules):
+        fields.check(terms.field_rules, payload, terms.id)
     return None
 
 
@@ -419,26 +433,35 @@ def verify_receipt(node: Node, receipt: str, message: Message, recipient: str) -
 # Reading ---------------------------------------------------------------------------------
 
 
-def list_messages(node: Node, box: str, limit: int = 100, offset: int = 0) -> list[Message]:
+def list_messages(
+    node: Node, box: str, limit: int = 100, offset: int = 0, clearance: str | None = None
+) -> list[Message]:
+    """Newest first; with a reader's `clearance`, only what that reader may see."""
     if box not in ("inbox", "outbox"):
         raise InvalidInput("box must be inbox or outbox")
+    query = select(Message).where(Message.box == box, Message.kind != CONTROL_KIND)
+    if clearance is not None:
+        query = query.where(Message.classification.in_(cleared_labels(clearance)))
     with node.db() as s:
         return list(
-            s.scalars(
-                select(Message)
-                .where(Message.box == box, Message.kind != CONTROL_KIND)
-                .order_by(Message.id.desc())
-                .limit(min(limit, 500))
-                .offset(offset)
-            )
+            s.scalars(query.order_by(Message.id.desc()).limit(min(limit, 500)).offset(offset))
         )
 
 
-def get_message(node: Node, mid: str) -> tuple[Message, list[Delivery]]:
+def get_message(
+    node: Node, mid: str, clearance: str | None = None
+) -> tuple[Message, list[Delivery]]:
+    """One message; with a reader's `clearance`, refused when classified above it."""
     with node.db() as s:
         message = s.get(Message, mid)
         if message is None:
             raise NotFound("no message {mid}", mid=mid)
+        if clearance is not None and message.classification not in cleared_labels(clearance):
+            raise Forbidden(
+                "your clearance ({clearance}) is below this message's classification ({label})",
+                clearance=clearance,
+                label=message.classification,
+            )
         deliveries = list(
             s.scalars(
                 select(Delivery).where(Delivery.message_id == mid).order_by(Delivery.recipient)

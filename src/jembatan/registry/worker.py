@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+from jembatan.agreements import retention
 from jembatan.errors import JembatanError
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
@@ -25,6 +26,7 @@ def tick(node: Node) -> None:
         except JembatanError as exc:
             log.warning("directory refresh failed", reason=exc.detail)
     peers.forget_old_nonces(node)
+    retention.purge_due(node)
 
 
 def run_periodic(node: Node, stop: threading.Event) -> None:

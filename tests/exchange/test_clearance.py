@@ -1,0 +1,58 @@
+"""Clearance: a person sees a message only up to the classification they are cleared for,
+in the API and the portal; TLP:RED needs an explicit grant."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from jembatan.accounts.tokens import create_token
+from jembatan.exchange import services
+from jembatan.ledger import services as ledger
+from jembatan.web.app import create_app
+from tests.conftest import add_user, login
+from tests.exchange.test_interfaces import _env
+from tests.fed import Federation, deliver_all
+from tests.node.test_cli import run
+
+
+def test_clearance_hides_content_in_api_and_portal(asean: Federation) -> None:
+    idn, mys = asean.node("IDN"), asean.node("MYS")
+    amber = services.send(idn, ["ASEAN/GOV/MYS"], "Amber case", b"a", classification="TLP:AMBER")
+    red = services.send(idn, ["ASEAN/GOV/MYS"], "Red case", b"r", classification="TLP:RED")
+    deliver_all([idn, mys])
+    reader = add_user(mys, "rina", "analyst")
+    admin = add_user(mys, "adi", "admin")
+    token = create_token(mys, reader, "t", "messages:read", timedelta(days=1)).token
+    auth = {"Authorization": f"Bearer {token}"}
+    admin_token = create_token(mys, admin, "t", "users:write", timedelta(days=1)).token
+    with TestClient(create_app(mys)) as client:
+        listed = client.get("/api/v1/messages", headers=auth).json()
+        assert [m["subject"] for m in listed] == ["Amber case"]  # RED needs a grant
+        refused = client.get(f"/api/v1/messages/{red.id}/content", headers=auth)
+        assert refused.status_code == 403
+        assert "clearance (TLP:AMBER+STRICT)" in refused.json()["detail"]
+        lowered = client.patch(
+            "/api/v1/users/rina",
+            headers={"Authorization": f"Bearer {admin_token}"},
+            json={"clearance": "TLP:GREEN"},
+        )
+        assert lowered.json()["clearance"] == "TLP:GREEN"
+        assert client.get("/api/v1/messages", headers=auth).json() == []
+        assert client.get(f"/api/v1/messages/{amber.id}", headers=auth).status_code == 403
+        login(client, "rina")
+        assert "Amber case" not in client.get("/messages").text
+        assert client.get(f"/messages/{amber.id}").status_code == 403
+    granted = run("user", "clearance", "rina", "TLP:RED", "-d", str(mys.data_dir), env=_env(mys))
+    assert granted.returncode == 0, granted.stderr
+    with TestClient(create_app(mys)) as client:
+        login(client, "rina")
+        page = client.get(f"/messages/{red.id}")
+        assert page.status_code == 200
+        assert "Red case" in page.text
+    changes = ledger.search(mys, ledger.Filters(type="user.changed"))
+    assert {"from": "TLP:GREEN", "to": "TLP:RED"} in [
+        json.loads(e.data)["details"].get("clearance") for e in changes
+    ]
