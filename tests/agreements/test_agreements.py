@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
@@ -163,6 +164,8 @@ def test_receiver_refuses_a_sender_that_skips_its_checks(trio: Federation) -> No
         assert reason in answer.json()["detail"]
     assert services.list_messages(mys, "inbox") == []
     assert len(ledger.search(mys, ledger.Filters(type="message.refused"))) == len(cases)
+    metrics = httpx.get(mys.settings.base_url + "/metrics").text
+    assert 'jembatan_envelopes_refused_total{sender="ASEAN/GOV/IDN",status="403"} 4.0' in metrics
 
 
 def test_cli_and_api_and_portal(trio: Federation) -> None:

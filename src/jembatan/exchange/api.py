@@ -17,9 +17,10 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from jembatan.accounts.tokens import parse_duration
-from jembatan.errors import InvalidInput
+from jembatan.errors import InvalidInput, JembatanError
 from jembatan.exchange import services, transfer
 from jembatan.exchange.models import Delivery, Message
+from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.registry.peers import Peer, signed_peer
 from jembatan.web.security import ApiCaller, node_of, require_scope
@@ -27,6 +28,7 @@ from jembatan.web.security import ApiCaller, node_of, require_scope
 ENVELOPE_TYPE = "application/jose+json"
 BULK_THRESHOLD = 8 * 1024 * 1024  # larger files travel as a resumable age stream
 fed_router = APIRouter(prefix="/fed/v1", tags=["federation"])
+log = get_logger("jembatan.exchange")
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
 
@@ -38,7 +40,13 @@ async def envelopes(
     body = await request.body()  # already read (and digest-checked) by signed_peer
     if len(body) > node.settings.max_message_bytes * 2 + 65536:
         raise InvalidInput("envelope larger than this node accepts")
-    receipt = await run_in_threadpool(services.receive, node, peer.member, body)
+    try:
+        receipt = await run_in_threadpool(services.receive, node, peer.member, body)
+    except JembatanError as exc:
+        # A verified member sent something we refuse: operators are told, not only the peer.
+        request.app.state.metrics.refused.labels(sender=peer.member, status=exc.status).inc()
+        log.warning("envelope refused", sender=peer.member, status=exc.status, reason=exc.detail)
+        raise
     return {"receipt": receipt}
 
 

@@ -28,6 +28,13 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.refused = Counter(
+            "jembatan_envelopes_refused",
+            "Envelopes from verified members that this node refused (agreement, field rules, "
+            "expiry, ...), by sender and HTTP status",
+            ["sender", "status"],
+            registry=self.registry,
+        )
         self.ledger_entries = Gauge(
             "jembatan_ledger_entries", "Entries in this node's ledger", registry=self.registry
         )
