@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from jembatan.accounts.tokens import create_token
 from jembatan.agreements import retention, rules
 from jembatan.agreements import services as agreements
-from jembatan.errors import Conflict, Forbidden, NotFound
+from jembatan.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jembatan.exchange import services
 from jembatan.exchange.envelope import Letter, seal, uuid7
 from jembatan.exchange.models import Message
@@ -109,6 +109,8 @@ def test_signed_by_every_party_then_enforced_both_ways(trio: Federation) -> None
     # Each rule refuses with its name.
     with pytest.raises(Forbidden, match=r"no flow of 'tax\.report'"):
         services.send(idn, ["ASEAN/GOV/MYS"], "Tax", b"x", kind="tax.report")
+    with pytest.raises(InvalidInput, match="reserved for agreement steps"):
+        services.send(idn, ["ASEAN/GOV/MYS"], "Sneaky", b"x", kind="agreement")
     with pytest.raises(Forbidden, match="TLP:RED is above the ceiling TLP:AMBER"):
         services.send(idn, ["ASEAN/GOV/MYS"], "Secret", b"x", classification="TLP:RED")
     with pytest.raises(Forbidden, match="no active agreement between"):

@@ -109,6 +109,8 @@ def send(
         raise InvalidInput("file name must be 1 to 255 characters without '/'")
     view = federation(node)
     members = _recipients(node, view, to)
+    if kind == CONTROL_KIND and content_type != steps.STEP_TYPE:
+        raise InvalidInput("kind 'agreement' is reserved for agreement steps")
     terms = _allowed(node, members, kind, classification, agreement, user_id)
     if terms is not None and fields.active(terms.field_rules):
         if not isinstance(payload, bytes) or not fields.is_json(content_type):
