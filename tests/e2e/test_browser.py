@@ -172,3 +172,31 @@ def test_auditor_filters_the_ledger_and_checks_a_proof(asean: Federation, page: 
     page.get_by_role("link", name="Ledger").first.click()
     page.get_by_role("link", name="Checkpoints and witnesses").click()
     expect(page.get_by_role("heading", name="Checkpoints", exact=True)).to_be_visible()
+
+
+def test_admin_drafts_and_signs_an_agreement(federations: object, page: Page) -> None:
+    from tests.fed import FederationFactory
+
+    assert isinstance(federations, FederationFactory)
+    fed = federations.build("ASEAN", ("IDN", "MYS"), agreed=False)
+    idn = fed.node("IDN")
+    add_user(idn, "ana", "admin")
+    page.goto(idn.settings.base_url + "/login")
+    page.get_by_label("User name").fill("ana")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Agreements").click()
+    page.get_by_role("link", name="New agreement").click()
+    page.get_by_label("Title").fill("Dengue data sharing")
+    page.get_by_label("ASEAN/GOV/MYS").check()
+    page.get_by_label("Kinds of message allowed").fill("message health.surveillance")
+    page.get_by_label("Purpose").fill("Early warning")
+    page.get_by_label("Legal basis", exact=True).fill("IHR (2005)")
+    page.get_by_label("Replace these fields by pseudonyms").fill("patient.nik")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dengue data sharing")
+    expect(page.locator("dl")).to_contain_text("Draft")
+    expect(page.locator("dl")).to_contain_text("patient.nik")
+    page.get_by_role("button", name="Sign for this node").click()
+    expect(page.get_by_role("status")).to_contain_text("Signed")
+    expect(page.locator("dl")).to_contain_text("Awaiting signatures")
