@@ -131,37 +131,43 @@ def test_signed_by_every_party_then_enforced_both_ways(trio: Federation) -> None
     assert "agreement.revoked" in _types(mys, subject)
 
 
+def _forged(sender: Node, recipient: Node, payload: bytes = b"x", **fields: object) -> bytes:
+    """An envelope sealed by hand, as a sender that skips its own checks would."""
+    now = utcnow().replace(microsecond=0)
+    view = federation(sender)
+    assert view.own is not None
+    key = next(iter(view.own.keys_of(recipient.member_id, "enc", now))).jwk
+    letter = Letter(
+        mid=uuid7(),
+        conversation=uuid7(),
+        sender=sender.member_id,
+        recipients=(recipient.member_id,),
+        created=now,
+        expires=now + timedelta(days=1),
+        subject="forged",
+        classification=str(fields.pop("classification", "TLP:GREEN")),
+        content_type=str(fields.pop("content_type", "text/plain")),
+        **fields,  # type: ignore[arg-type]
+    )
+    return seal(letter, payload, sender.keys().signer(), [key])
+
+
+def _hand_over(sender: Node, recipient: Node, envelope: bytes) -> httpx.Response:
+    url = recipient.settings.base_url + "/fed/v1/envelopes"
+    return send_signed(sender, "POST", url, envelope, "application/jose+json")
+
+
 def test_receiver_refuses_a_sender_that_skips_its_checks(trio: Federation) -> None:
     idn, mys, _ = _nodes(trio)
     ident = agree([idn, mys], kinds=("message",), ceiling="TLP:GREEN")
-    view = federation(idn)
-    now = utcnow().replace(microsecond=0)
-    key = next(iter(view.own.keys_of("ASEAN/GOV/MYS", "enc", now))).jwk if view.own else {}
-
-    def forged(**extra: object) -> bytes:
-        letter = Letter(
-            mid=uuid7(),
-            conversation=uuid7(),
-            sender=idn.member_id,
-            recipients=(mys.member_id,),
-            created=now,
-            expires=now + timedelta(days=1),
-            subject="forged",
-            classification=str(extra.pop("classification", "TLP:GREEN")),
-            content_type="text/plain",
-            **extra,  # type: ignore[arg-type]
-        )
-        return seal(letter, b"x", idn.keys().signer(), [key])
-
-    url = mys.settings.base_url + "/fed/v1/envelopes"
     cases = [
-        (forged(), "names no agreement"),
-        (forged(agreement=ident, classification="TLP:AMBER"), "above the ceiling"),
-        (forged(agreement=ident, kind="health.surveillance"), "no flow of"),
-        (forged(agreement="not-an-agreement"), "is not active here"),
+        (_forged(idn, mys), "names no agreement"),
+        (_forged(idn, mys, agreement=ident, classification="TLP:AMBER"), "above the ceiling"),
+        (_forged(idn, mys, agreement=ident, kind="health.surveillance"), "no flow of"),
+        (_forged(idn, mys, agreement="not-an-agreement"), "is not active here"),
     ]
     for envelope, reason in cases:
-        answer = send_signed(idn, "POST", url, envelope, "application/jose+json")
+        answer = _hand_over(idn, mys, envelope)
         assert answer.status_code == 403, answer.text
         assert reason in answer.json()["detail"]
     assert services.list_messages(mys, "inbox") == []
@@ -327,26 +333,17 @@ def test_field_rules_hold_on_what_the_receiver_stores(trio: Federation) -> None:
     assert third.agreement_id == other
 
     # A sender that skips the rules is refused by the receiver: nothing stored.
-    view = federation(idn)
-    now = utcnow().replace(microsecond=0)
-    key = next(iter(view.own.keys_of(mys.member_id, "enc", now))).jwk if view.own else {}
-    letter = Letter(
-        mid=uuid7(),
-        conversation=uuid7(),
-        sender=idn.member_id,
-        recipients=(mys.member_id,),
-        created=now,
-        expires=now + timedelta(days=1),
-        subject="raw",
+    raw_nik = json.dumps({"patient": {"nik": "3171012345670001"}}).encode()
+    envelope = _forged(
+        idn,
+        mys,
+        raw_nik,
         classification="TLP:AMBER",
         content_type="application/json",
         agreement=strict,
         kind="health.cases",
     )
-    raw_nik = json.dumps({"patient": {"nik": "3171012345670001"}}).encode()
-    envelope = seal(letter, raw_nik, idn.keys().signer(), [key])
-    url = mys.settings.base_url + "/fed/v1/envelopes"
-    answer = send_signed(idn, "POST", url, envelope, "application/jose+json")
+    answer = _hand_over(idn, mys, envelope)
     assert answer.status_code == 403
     assert "must arrive pseudonymised" in answer.json()["detail"]
     assert len(services.list_messages(mys, "inbox")) == 2

@@ -11,7 +11,7 @@ from jembatan.agreements import services
 from jembatan.errors import JembatanError
 from jembatan.exchange.envelope import TLP
 from jembatan.ledger.entries import user_actor
-from jembatan.registry.membership import federation
+from jembatan.registry.membership import other_members
 from jembatan.web.pages import Pages, error_text, redirect
 from jembatan.web.security import PortalUser, csrf_protect, node_of, portal_user
 
@@ -33,15 +33,7 @@ def _form(
 ) -> Response:
     services.require_signer(who.user.role, node_of(request))
     node = node_of(request)
-    members = sorted(
-        (
-            m
-            for d in federation(node).directories()
-            for m in d.members.values()
-            if m.id != node.member_id
-        ),
-        key=lambda m: m.id,
-    )
+    members = other_members(node)
     return _pages(request).render(
         request,
         "agreements/new.html",

@@ -15,7 +15,7 @@ from jembatan.exchange import services
 from jembatan.exchange.api import BULK_THRESHOLD, payload_response
 from jembatan.exchange.envelope import TLP
 from jembatan.ledger import services as ledger
-from jembatan.registry.membership import federation
+from jembatan.registry.membership import other_members
 from jembatan.web.pages import Pages, error_text, redirect
 from jembatan.web.security import PortalUser, csrf_protect, node_of, portal_user
 
@@ -55,15 +55,7 @@ def _compose(
     request: Request, status: int = 200, error: str = "", form: dict[str, object] | None = None
 ) -> Response:
     node = node_of(request)
-    members = sorted(
-        (
-            m
-            for d in federation(node).directories()
-            for m in d.members.values()
-            if m.id != node.member_id
-        ),
-        key=lambda m: m.id,
-    )
+    members = other_members(node)
     return _pages(request).render(
         request,
         "exchange/compose.html",

@@ -22,7 +22,7 @@ from jembatan.ledger.merkle import ProofError, verify_consistency
 from jembatan.ledger.models import LedgerAlert, WitnessedLog
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
-from jembatan.registry.membership import federation, http
+from jembatan.registry.membership import federation, http, other_members
 from jembatan.registry.peers import send_signed
 from jembatan.store.schema import utcnow
 
@@ -220,12 +220,7 @@ def _failed(node: Node, peer: str, detail: str) -> Outcome:
 
 def peers(node: Node) -> list[str]:
     """Every member with a node in the directories we trust, except ourselves."""
-    return sorted(
-        m.id
-        for d in federation(node).directories()
-        for m in d.members.values()
-        if m.id != node.member_id and m.node_url
-    )
+    return [m.id for m in other_members(node) if m.node_url]
 
 
 def forget(node: Node, peer: str) -> bool:

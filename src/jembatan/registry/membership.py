@@ -187,6 +187,19 @@ def _unexpired(view: Federation) -> Federation:
     return Federation(own, others)
 
 
+def other_members(node: Node) -> list[Any]:
+    """Every member the trusted directories list, except this node, by id."""
+    return sorted(
+        (
+            m
+            for d in federation(node).directories()
+            for m in d.members.values()
+            if m.id != node.member_id
+        ),
+        key=lambda m: m.id,
+    )
+
+
 def jws_payload(token: str) -> bytes:
     import base64
 
