@@ -6,11 +6,16 @@ import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from jembatan.errors import ConfigError
 
@@ -80,7 +85,8 @@ class Settings(BaseSettings):
     key_overlap_hours: int = Field(
         default=72, ge=1, description="After a key rotation, how long the old keys still verify"
     )
-    agreement_signer_roles: list[str] = Field(
+    # Comma-separated in the environment (admin,officer), a list in jembatan.toml.
+    agreement_signer_roles: Annotated[list[str], NoDecode] = Field(
         default=["admin"],
         description="Roles that may draft, sign, suspend and revoke agreements",
     )
@@ -105,6 +111,16 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="Signs cookies; default: the data folder's secret.key"
     )
+
+    @field_validator("agreement_signer_roles", mode="before")
+    @classmethod
+    def _roles(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        roles = {"admin", "officer", "analyst", "auditor"}
+        if isinstance(value, list) and any(v not in roles for v in value):
+            raise ValueError(f"roles must be among {', '.join(sorted(roles))}")
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -40,6 +40,12 @@ def test_clearance_hides_content_in_api_and_portal(asean: Federation) -> None:
             json={"clearance": "TLP:GREEN"},
         )
         assert lowered.json()["clearance"] == "TLP:GREEN"
+        own = client.patch(
+            "/api/v1/users/adi",
+            headers={"Authorization": f"Bearer {admin_token}"},
+            json={"clearance": "TLP:RED"},
+        )
+        assert own.status_code == 409  # nobody raises their own clearance
         assert client.get("/api/v1/messages", headers=auth).json() == []
         assert client.get(f"/api/v1/messages/{amber.id}", headers=auth).status_code == 403
         login(client, "rina")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from jembatan.agreements.rules import active as active_agreements
 from jembatan.exchange import delivery, services
 from jembatan.node.context import Node
 from jembatan.web.app import create_app
@@ -73,6 +74,8 @@ def test_portal_compose_in_one_node_and_read_in_another(asean: Federation) -> No
         login(portal, "siti")
         form = portal.get("/messages/new")
         assert "ASEAN/GOV/MYS" in form.text
+        [agreement] = [a.id for a in active_agreements(idn)]
+        assert f'<option value="{agreement}"' in form.text  # the official may name it
         empty = portal.post(
             "/messages",
             data={"csrf_token": csrf_of(form.text), "subject": "No one", "text": "x"},
@@ -89,6 +92,7 @@ def test_portal_compose_in_one_node_and_read_in_another(asean: Federation) -> No
                 "text": "Thursday 10:00?",
                 "classification": "TLP:GREEN",
                 "expires": "7d",
+                "agreement": agreement,
             },
             files={"file": ("", b"", "application/octet-stream")},
             follow_redirects=False,

@@ -142,8 +142,10 @@ def change_user(
 ) -> UserOut:
     node = node_of(request)
     user = services.find_user(node, username)
-    if user.id == caller.user.id and (body.role is not None or body.disabled):
-        raise Conflict("you cannot disable yourself or change your own role")
+    if user.id == caller.user.id and (
+        body.role is not None or body.disabled or body.clearance is not None
+    ):
+        raise Conflict("you cannot disable yourself or change your own role or clearance")
     actor = user_actor(node.member_id, caller.user.username)
     changed = services.update_user(node, user.id, body.role, body.disabled, actor, body.clearance)
     return UserOut.of(changed)

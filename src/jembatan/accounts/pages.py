@@ -350,8 +350,8 @@ def change_user(
 ) -> RedirectResponse:
     node = node_of(request)
     actor = user_actor(node.member_id, who.user.username)
-    if user_id == who.user.id and action in ("disable", "role"):
-        raise Conflict("you cannot disable yourself or change your own role")
+    if user_id == who.user.id and action in ("disable", "role", "clearance"):
+        raise Conflict("you cannot disable yourself or change your own role or clearance")
     if action == "role":
         services.update_user(node, user_id, role=role, actor=actor)
     elif action in ("disable", "enable"):

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from jembatan.accounts.roles import Role
 from jembatan.accounts.tokens import parse_duration
+from jembatan.agreements.rules import active as active_agreements
 from jembatan.errors import Forbidden, JembatanError
 from jembatan.exchange import services
 from jembatan.exchange.api import BULK_THRESHOLD, payload_response
@@ -64,6 +65,7 @@ def _compose(
         members=members,
         labels=TLP,
         lifetimes=LIFETIMES,
+        agreements=active_agreements(node),
         form=form or {},
     )
 
@@ -83,6 +85,7 @@ async def send(
     text: Annotated[str, Form(max_length=1_000_000)] = "",
     classification: Annotated[str, Form()] = "TLP:AMBER",
     expires: Annotated[str, Form()] = "7d",
+    agreement: Annotated[str, Form(max_length=64)] = "",
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     _may(who, SENDERS)
@@ -110,6 +113,7 @@ async def send(
             parse_duration(expires),
             None,
             who.user.id,
+            agreement=agreement or None,
         )
     except JembatanError as exc:
         error = error_text(request, exc)
@@ -118,6 +122,7 @@ async def send(
             "subject": subject,
             "text": text,
             "classification": classification,
+            "agreement": agreement,
         }
         return _compose(request, exc.status, error, form)
     return redirect(f"/messages/{message.id}", "sent")

@@ -111,15 +111,9 @@ def send(
     members = _recipients(node, view, to)
     if kind == CONTROL_KIND and content_type != steps.STEP_TYPE:
         raise InvalidInput("kind 'agreement' is reserved for agreement steps")
-    terms = _allowed(node, members, kind, classification, agreement, user_id)
-    if terms is not None and fields.active(terms.field_rules):
-        if not isinstance(payload, bytes) or not fields.is_json(content_type):
-            raise InvalidInput(
-                "agreement {id} has field rules, so the payload must be JSON", id=terms.id
-            )
-        payload = fields.apply(
-            terms.field_rules, payload, rules.pseudonym_key(node, terms), terms.id
-        )
+    terms, payload = _allowed(
+        node, members, kind, classification, agreement, user_id, payload, content_type
+    )
     now = utcnow().replace(microsecond=0)
     mid = uuid7()
     letter = Letter(
@@ -193,10 +187,21 @@ def _allowed(
     classification: str,
     named: str | None,
     user_id: int | None,
-) -> Terms | None:
-    """The agreement check before sealing; a refusal is a decision the ledger keeps."""
+    payload: bytes | BinaryIO,
+    content_type: str,
+) -> tuple[Terms | None, bytes | BinaryIO]:
+    """The agreement check before sealing, field rules included: the agreement the message
+    goes under, and the payload as it may leave. A refusal is a decision the ledger keeps."""
     try:
-        return rules.choose(node, node.member_id, members, kind, classification, named)
+        terms = rules.choose(node, node.member_id, members, kind, classification, named)
+        if terms is not None and fields.active(terms.field_rules):
+            if not isinstance(payload, bytes) or not fields.is_json(content_type):
+                raise InvalidInput(
+                    "agreement {id} has field rules, so the payload must be JSON", id=terms.id
+                )
+            key = rules.pseudonym_key(node, terms)
+            payload = fields.apply(terms.field_rules, payload, key, terms.id)
+        return terms, payload
     except (Forbidden, InvalidInput) as exc:
         with node.transaction() as s:
             author = s.get(User, user_id) if user_id is not None else None
