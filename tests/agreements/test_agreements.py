@@ -394,3 +394,79 @@ def test_retention_and_revocation_purge_content_and_log_it(trio: Federation) -> 
     assert agreements.get(mys, kept).status == "revoked"
     assert services.list_messages(mys, "inbox") == []
     assert len(ledger.search(mys, ledger.Filters(type="data.purged"))) == 2
+
+
+def test_forwarding_follows_the_onward_sharing_rule(trio: Federation) -> None:
+    idn, mys, sgp = nodes = _nodes(trio)
+    closed = agree([idn, mys], kinds=("message",), ceiling="TLP:AMBER")
+    received = services.send(idn, [mys.member_id], "Closed", b"stays here", agreement=closed)
+    deliver_all(nodes)
+    agree([mys, sgp], kinds=("message",), ceiling="TLP:AMBER")
+    with pytest.raises(Forbidden, match="does not allow onward sharing"):
+        services.forward(mys, received.id, [sgp.member_id])
+    held = agreements.draft(
+        idn,
+        title="Open",
+        parties=[mys.member_id],
+        kinds=["message"],
+        purpose="p",
+        legal_basis="b",
+        onward_sharing=True,
+        actor="test",
+    )
+    agreements.sign(idn, held.terms.id, "test")
+    deliver_all(nodes)
+    agreements.sign(mys, held.terms.id, "test")
+    deliver_all(nodes)
+    shared = services.send(idn, [mys.member_id], "Open", b"pass it on", agreement=held.terms.id)
+    deliver_all(nodes)
+    forwarded = services.forward(mys, shared.id, [sgp.member_id])
+    deliver_all(nodes)
+    [got] = services.list_messages(sgp, "inbox")
+    assert got.subject == "Fwd: Open"
+    assert services.read_payload(sgp, got) == b"pass it on"
+    assert got.classification == shared.classification
+    [sent] = ledger.entries_about(mys, forwarded.id)[:1]
+    assert json.loads(sent.data)["details"]["forwarded_from"] == shared.id
+    # Through the CLI too, and a sent message cannot be forwarded.
+    done = run(
+        "message",
+        "forward",
+        shared.id,
+        "--to",
+        sgp.member_id,
+        "-d",
+        str(mys.data_dir),
+        env=_env(mys),
+    )
+    assert done.returncode == 0, done.stderr
+    own = run(
+        "message",
+        "forward",
+        forwarded.id,
+        "--to",
+        sgp.member_id,
+        "-d",
+        str(mys.data_dir),
+        env=_env(mys),
+    )
+    assert own.returncode == 2
+    assert "only a received message" in own.stderr
+    add_user(mys, "omar", "officer")
+    with TestClient(create_app(mys)) as client:
+        login(client, "omar")
+        page = client.get(f"/messages/{received.id}")
+        assert "Forward to" in page.text
+        refused = client.post(
+            f"/messages/{received.id}/forward",
+            data={"csrf_token": csrf_of(page.text), "to": [sgp.member_id]},
+        )
+        assert refused.status_code == 403
+        assert "does not allow onward sharing" in refused.text
+        page = client.get(f"/messages/{shared.id}")
+        moved = client.post(
+            f"/messages/{shared.id}/forward",
+            data={"csrf_token": csrf_of(page.text), "to": [sgp.member_id]},
+            follow_redirects=False,
+        )
+        assert moved.status_code == 303

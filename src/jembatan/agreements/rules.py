@@ -34,6 +34,18 @@ def parse_terms_cached(text: str) -> Terms:
     return found
 
 
+def terms_of(node: Node, agreement_id: str) -> Terms | None:
+    """The latest version of an agreement this node holds, whatever its state."""
+    with node.db() as s:
+        text = s.scalar(
+            select(Agreement.terms)
+            .where(Agreement.id == agreement_id)
+            .order_by(Agreement.version.desc())
+            .limit(1)
+        )
+    return parse_terms_cached(text) if text is not None else None
+
+
 def pseudonym_key(node: Node, terms: Terms) -> bytes | None:
     from jembatan.agreements.steps import pseudonym_key as key_of
 

@@ -231,6 +231,30 @@ async def send_message(
     return MessageOut.of(message, services.get_message(node, message.id)[1])
 
 
+class Forward(BaseModel):
+    to: list[str] = Field(min_length=1, description="Recipient member ids")
+    agreement: str | None = Field(default=None, max_length=64)
+
+
+@router.post(
+    "/messages/{mid}/forward",
+    response_model=MessageOut,
+    status_code=201,
+    summary="Share a received message onward (if its agreement allows onward sharing)",
+)
+def forward(
+    request: Request,
+    mid: str,
+    body: Forward,
+    caller: Annotated[ApiCaller, Depends(require_scope("messages:send"))],
+) -> MessageOut:
+    node = node_of(request)
+    message = services.forward(
+        node, mid, body.to, caller.user.id, caller.user.clearance, body.agreement
+    )
+    return MessageOut.of(message, services.get_message(node, message.id)[1])
+
+
 @router.get("/messages", response_model=list[MessageOut], summary="List the inbox or outbox")
 def list_messages(
     request: Request,

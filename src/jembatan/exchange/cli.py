@@ -127,6 +127,27 @@ def show(mid: str, data_dir: DataDir = None, as_json: Json = False) -> None:
             typer.echo(f"    receipt {d.receipt}")
 
 
+@message_app.command("forward")
+@clear_errors
+def forward(
+    mid: str,
+    to: Annotated[str, typer.Option(help="Recipient member id(s), comma-separated.")],
+    data_dir: DataDir = None,
+    agreement: Annotated[
+        str | None,
+        typer.Option(help="Agreement id for the new recipients (default: the only one)."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Share a received message onward, if the agreement it came under allows that."""
+    node = open_node(data_dir, unlock=True)
+    message = services.forward(node, mid, to.split(","), agreement=agreement)
+    if as_json:
+        print_json(MessageOut.of(message).model_dump(mode="json"))
+    else:
+        typer.echo(message.id)
+
+
 @message_app.command("get")
 @clear_errors
 def get(

@@ -144,7 +144,21 @@ def message(request: Request, who: Official, mid: str) -> Response:
         text=text,
         recipients=json.loads(found.recipients),
         evidence=ledger.entries_about(node, mid),
+        members=other_members(node) if who.user.role in SENDERS else [],
     )
+
+
+@router.post("/messages/{mid}/forward")
+def forward(
+    request: Request,
+    who: Official,
+    mid: str,
+    to: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    _may(who, SENDERS)
+    node = node_of(request)
+    message = services.forward(node, mid, to or [], who.user.id, who.user.clearance)
+    return redirect(f"/messages/{message.id}", "sent")
 
 
 @router.get("/messages/{mid}/download")

@@ -92,6 +92,7 @@ def send(
     user_id: int | None = None,
     kind: str = "message",
     agreement: str | None = None,
+    forwarded_from: str | None = None,
 ) -> Message:
     """Seal a message and queue it for every recipient (outbox row and deliveries in one
     transaction); the delivery worker takes it from there. It goes only under an active
@@ -173,7 +174,10 @@ def send(
                 MESSAGE_SENT,
                 user_actor(node.member_id, author.username) if author else node.member_id,
                 mid,
-                _facts(message),
+                {
+                    **_facts(message),
+                    **({"forwarded_from": forwarded_from} if forwarded_from else {}),
+                },
                 _hashes(message),
             ),
         )
@@ -239,6 +243,63 @@ def _facts(message: Message) -> dict[str, Any]:
 
 def _hashes(message: Message, **more: str) -> dict[str, str]:
     return {"envelope": message.envelope_sha256, "payload": message.payload_sha256, **more}
+
+
+def forward(
+    node: Node,
+    mid: str,
+    to: list[str],
+    user_id: int | None = None,
+    clearance: str | None = None,
+    agreement: str | None = None,
+) -> Message:
+    """Share a received message onward: only when the agreement it came under allows
+    onward sharing, and then under an agreement with the new recipients, like any send."""
+    original, _ = get_message(node, mid, clearance)
+    if original.box != "inbox":
+        raise InvalidInput("only a received message can be forwarded")
+    terms = rules.terms_of(node, original.agreement_id) if original.agreement_id else None
+    if terms is None or not terms.onward_sharing:
+        raise Forbidden(
+            "message {mid} came under agreement {id}, which does not allow onward sharing",
+            mid=mid,
+            id=original.agreement_id or "none",
+        )
+    if original.bulk_sha256 is None:
+        payload: bytes | BinaryIO = read_payload(node, original)
+        return _forward(node, original, to, payload, user_id, agreement)
+    path = node.blobs.temp_path(f"forward-{uuid7()}")
+    try:
+        with path.open("w+b") as copy:
+            write_payload(node, original, copy)
+            copy.seek(0)
+            return _forward(node, original, to, copy, user_id, agreement)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _forward(
+    node: Node,
+    original: Message,
+    to: list[str],
+    payload: bytes | BinaryIO,
+    user_id: int | None,
+    agreement: str | None,
+) -> Message:
+    return send(
+        node,
+        to,
+        f"Fwd: {original.subject}"[:500],
+        payload,
+        original.content_type,
+        original.filename,
+        original.classification,  # never downgraded on the way
+        conversation=original.conversation_id,
+        user_id=user_id,
+        kind=original.kind,
+        agreement=agreement,
+        forwarded_from=original.id,
+    )
 
 
 def sender_key_for(node: Node) -> Any:
