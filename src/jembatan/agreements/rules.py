@@ -4,10 +4,12 @@ allows it; the refusal names the rule that failed."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import select
 
+from jembatan.agreements import steps
 from jembatan.agreements.models import Agreement
 from jembatan.agreements.terms import CONTROL_KIND, Terms, parse_terms, refusal
 from jembatan.errors import Forbidden, InvalidInput
@@ -28,8 +30,6 @@ def parse_terms_cached(text: str) -> Terms:
     """Terms are immutable once signed: parse each text once per process."""
     found = _parsed.get(text)
     if found is None:
-        import json
-
         found = _parsed[text] = parse_terms(json.loads(text))
     return found
 
@@ -47,11 +47,9 @@ def terms_of(node: Node, agreement_id: str) -> Terms | None:
 
 
 def pseudonym_key(node: Node, terms: Terms) -> bytes | None:
-    from jembatan.agreements.steps import pseudonym_key as key_of
-
     with node.db() as s:
         row = s.get(Agreement, (terms.id, terms.version))
-        return key_of(node, row) if row is not None else None
+        return steps.pseudonym_key(node, row) if row is not None else None
 
 
 def status_of(node: Node, agreement_id: str) -> str | None:

@@ -22,7 +22,7 @@ from jembatan.crypto.secretbox import SecretBox
 from jembatan.errors import Conflict, Forbidden, InvalidInput
 from jembatan.ledger.entries import Event, record
 from jembatan.node.context import Node
-from jembatan.registry.membership import federation
+from jembatan.registry.membership import federation, jws_payload
 from jembatan.store.schema import utcnow
 
 STEP_TYPE = "application/vnd.jembatan.agreement-step+json"
@@ -192,11 +192,6 @@ def end(
         details["reason"] = str(body.get("reason", ""))[:500]
         details["at"] = str(body.get("at", ""))
     record_step(node, s, f"agreement.{status}", actor or by, row, details)
-
-
-def jws_payload(token: str) -> bytes:
-    part = token.split(".")[1]
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
 def record_step(

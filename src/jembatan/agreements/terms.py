@@ -4,6 +4,7 @@ Plain data and functions: the same checks run on the sending and the receiving n
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -36,8 +37,6 @@ class Flow(_Strict):
     @field_validator("kinds")
     @classmethod
     def _kinds(cls, kinds: tuple[str, ...]) -> tuple[str, ...]:
-        import re
-
         for kind in kinds:
             if not re.match(_KIND, kind):
                 raise ValueError(f"kind {kind!r} must be like 'message' or 'health.surveillance'")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,6 @@ from jembatan.ledger.models import (
     LedgerEntry,
     LedgerHead,
     LedgerTree,
-    WitnessedLog,
 )
 from jembatan.ledger.tiles import Tiles
 from jembatan.node.context import Node
@@ -278,7 +277,6 @@ def stats(node: Node) -> dict[str, int]:
             "entries": head_size(s),
             "tree": tree_size(s),
             "checkpoint": cp.size if cp else 0,
-            "witnessed": int(s.scalar(select(func.count()).select_from(WitnessedLog)) or 0),
         }
 
 

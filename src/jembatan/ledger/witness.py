@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -91,16 +92,10 @@ def _alert(node: Node, peer: str, kind: str, detail: str, seen: str, new: str, p
                 node.member_id,
                 peer,
                 {"kind": kind, "detail": detail[:500]},
-                {"checkpoint": _sha256(new)},
+                {"checkpoint": hashlib.sha256(new.encode()).hexdigest()},
             ),
         )
     log.warning("peer ledger alert", peer=peer, kind=kind, detail=detail)
-
-
-def _sha256(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _fetch_consistency(node: Node, url: str, old: int, new: int) -> list[bytes]:
