@@ -131,13 +131,14 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A node served by uvicorn in a thread, for browser tests."""
+    """A node (or any ASGI app) served by uvicorn in a thread."""
 
-    def __init__(self, node: Node, port: int | None = None) -> None:
+    def __init__(self, node: Node | Any, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(node) if isinstance(node, Node) else node
         config = uvicorn.Config(
-            create_app(node), host="127.0.0.1", port=self.port, log_config=None, access_log=False
+            app, host="127.0.0.1", port=self.port, log_config=None, access_log=False
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

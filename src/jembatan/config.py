@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     max_transfer_bytes: int = Field(
         default=10 * 1024**3, ge=1024, description="Largest file accepted by streamed transfer"
     )
+    gateway_timeout_seconds: int = Field(
+        default=120, ge=1, le=3600, description="Longest a gateway call may wait for its answer"
+    )
+    gateway_max_body_bytes: int = Field(
+        default=4 * 1024**3, ge=1024, description="Largest request or answer body a call carries"
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Signs cookies; default: the data folder's secret.key"
     )

@@ -56,3 +56,8 @@ class SubsystemId:
 
     def __str__(self) -> str:
         return f"{self.member}/{self.subsystem}"
+
+
+def service_code(text: str) -> str:
+    """A service code: one identifier part."""
+    return _parts(text, 1, "service code", "CODE")[0]

@@ -3,6 +3,7 @@
 from jembatan.accounts.models import ApiToken, RecoveryCode, User, WebSession
 from jembatan.agreements.models import Agreement, AgreementSignature
 from jembatan.exchange.models import Delivery, Message, Transfer
+from jembatan.gateway.models import AccessRight, Call, Endpoint, Service
 from jembatan.ledger.models import (
     Checkpoint,
     Cosignature,
@@ -20,6 +21,7 @@ from jembatan.registry.models import (
     JoinRequest,
     RegistryKey,
     RegistryMember,
+    RegistryService,
     RegistryState,
     RegistrySubsystem,
     SeenNonce,
@@ -27,14 +29,17 @@ from jembatan.registry.models import (
 )
 
 __all__ = [
+    "AccessRight",
     "Agreement",
     "AgreementSignature",
     "Anchor",
     "ApiToken",
+    "Call",
     "Checkpoint",
     "Cosignature",
     "Delivery",
     "DirectoryCopy",
+    "Endpoint",
     "JoinRequest",
     "LedgerAlert",
     "LedgerEntry",
@@ -47,9 +52,11 @@ __all__ = [
     "RecoveryCode",
     "RegistryKey",
     "RegistryMember",
+    "RegistryService",
     "RegistryState",
     "RegistrySubsystem",
     "SeenNonce",
+    "Service",
     "Transfer",
     "TrustedInstance",
     "User",

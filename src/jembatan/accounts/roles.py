@@ -36,6 +36,9 @@ SCOPES: dict[str, str] = {
     "ledger:read": N_("read the ledger's entries and proofs"),
     "agreements:read": N_("read the node's data-sharing agreements"),
     "agreements:write": N_("draft, sign, suspend and revoke agreements (if the role may sign)"),
+    "services:call": N_("call other members' services through the gateway (/r1/)"),
+    "services:read": N_("read this node's services, access rights and call log"),
+    "services:write": N_("register services, enable endpoints, grant and revoke access"),
 }
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -49,10 +52,14 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "messages:read",
             "agreements:read",
             "agreements:write",
+            "services:call",
+            "services:read",
         }
     ),
     Role.ANALYST: frozenset({"profile:read", "directory:read", "messages:read", "agreements:read"}),
-    Role.AUDITOR: frozenset({"profile:read", "directory:read", "ledger:read", "agreements:read"}),
+    Role.AUDITOR: frozenset(
+        {"profile:read", "directory:read", "ledger:read", "agreements:read", "services:read"}
+    ),
 }
 
 

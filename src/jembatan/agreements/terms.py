@@ -18,7 +18,10 @@ from jembatan.registry.directory import parse_stamp
 CONTROL_KIND = "agreement"  # agreement steps themselves travel between the parties freely
 ANY = "*"
 TLP_RANK = {label: rank for rank, label in enumerate(TLP)}
-_KIND = r"^(\*|[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*)$"
+# A message kind ("message", "health.surveillance"), "service" (any service of the
+# sender's), or one service: "service:SUBSYSTEM/CODE" in X-Road's identifier alphabet.
+_XROAD_PART = r"[A-Za-z0-9'()+,\-.=?]{1,255}"
+_KIND = rf"^(\*|[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*|service:{_XROAD_PART}/{_XROAD_PART})$"
 
 
 class _Strict(BaseModel):
@@ -39,7 +42,10 @@ class Flow(_Strict):
     def _kinds(cls, kinds: tuple[str, ...]) -> tuple[str, ...]:
         for kind in kinds:
             if not re.match(_KIND, kind):
-                raise ValueError(f"kind {kind!r} must be like 'message' or 'health.surveillance'")
+                raise ValueError(
+                    f"kind {kind!r} must be like 'message', 'health.surveillance' or "
+                    "'service:SUBSYSTEM/CODE'"
+                )
         return tuple(sorted(set(kinds)))
 
 

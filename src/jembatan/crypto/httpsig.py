@@ -55,15 +55,32 @@ def sign(
 ) -> dict[str, str]:
     """The headers to add to a request: Content-Digest, Signature-Input and Signature."""
     digest = content_digest(body)
-    nonce = nonce or secrets.token_urlsafe(16)
-    params = _params(REQUIRED, created, keyid, nonce)
     values = {"@method": method.upper(), "@target-uri": target_uri, "content-digest": digest}
+    headers, _ = sign_values(values, key, keyid, created, nonce)
+    return {"Content-Digest": digest, **headers}
+
+
+def sign_values(
+    values: Mapping[str, str],
+    key: Ed25519PrivateKey,
+    keyid: str,
+    created: int,
+    nonce: str | None = None,
+) -> tuple[dict[str, str], bytes]:
+    """Sign the given components (in order); the Signature-Input and Signature headers,
+    and the signature bytes."""
+    params = _params(tuple(values), created, keyid, nonce or secrets.token_urlsafe(16))
     signature = key.sign(_base(values, params))
-    return {
-        "Content-Digest": digest,
+    headers = {
         "Signature-Input": f"{LABEL}={params}",
         "Signature": f"{LABEL}=:{base64.b64encode(signature).decode()}:",
     }
+    return headers, signature
+
+
+def signature_base(values: Mapping[str, str], signature_input: str) -> bytes:
+    """The signature base of components signed with this Signature-Input header."""
+    return _base(values, signature_input.split("=", 1)[1])
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,46 @@ def verify(
     `headers` must be case-insensitive (e.g. Starlette's). `key_for(keyid, created)`
     returns the sender's key valid at `created` or raises SignatureRefused.
     """
+    if headers.get("signature-input") and headers.get("signature"):
+        digest_header = headers.get("content-digest", "")
+        digests: Any
+        try:
+            digests = http_sf.parse(digest_header.encode(), tltype="dictionary")
+            claimed = digests["sha-256"][0]
+        except (ValueError, KeyError):
+            raise SignatureRefused("Content-Digest with sha-256 is required") from None
+        if not isinstance(claimed, bytes) or not hmac.compare_digest(
+            claimed, hashlib.sha256(body).digest()
+        ):
+            raise SignatureRefused("Content-Digest does not match the body")
+
+    def value_of(name: str) -> str | None:
+        if name == "@method":
+            return method.upper()
+        if name == "@target-uri":
+            return target_uri
+        return None
+
+    return verify_values(headers, value_of, REQUIRED, key_for, now, max_age).request
+
+
+@dataclass(frozen=True)
+class Verified:
+    request: SignedRequest
+    signature: bytes
+    base: bytes
+
+
+def verify_values(
+    headers: Mapping[str, str],
+    derived: Callable[[str], str | None],
+    required: tuple[str, ...],
+    key_for: Callable[[str, int], Ed25519PublicKey],
+    now: int,
+    max_age: int,
+) -> Verified:
+    """Verify the `sig1` signature of a request or response whose derived components
+    (`@method`, `@status`, ...) `derived` answers; header components come from `headers`."""
     raw_input, raw_signature = headers.get("signature-input"), headers.get("signature")
     if not raw_input or not raw_signature:
         raise SignatureRefused("the request is not signed (no Signature-Input/Signature)")
@@ -106,7 +163,7 @@ def verify(
     components = [m[0] for m in members]
     if any(not isinstance(c, str) or m[1] for c, m in zip(components, members, strict=True)):
         raise SignatureRefused("component parameters are not supported")
-    missing = [c for c in REQUIRED if c not in components]
+    missing = [c for c in required if c not in components]
     if missing:
         raise SignatureRefused(f"the signature does not cover {', '.join(missing)}")
     created, keyid, nonce = params.get("created"), params.get("keyid"), params.get("nonce")
@@ -123,33 +180,17 @@ def verify(
         raise SignatureRefused("the signature has expired")
     if not 8 <= len(nonce) <= 128:
         raise SignatureRefused("the nonce must be 8 to 128 characters")
-    digest_header = headers.get("content-digest", "")
-    digests: Any
-    try:
-        digests = http_sf.parse(digest_header.encode(), tltype="dictionary")
-        claimed = digests["sha-256"][0]
-    except (ValueError, KeyError):
-        raise SignatureRefused("Content-Digest with sha-256 is required") from None
-    if not isinstance(claimed, bytes) or not hmac.compare_digest(
-        claimed, hashlib.sha256(body).digest()
-    ):
-        raise SignatureRefused("Content-Digest does not match the body")
     values: dict[str, str] = {}
     for name in components:
-        if name == "@method":
-            values[name] = method.upper()
-        elif name == "@target-uri":
-            values[name] = target_uri
-        elif name.startswith("@"):
-            raise SignatureRefused(f"component {name} is not supported")
-        else:
-            value = headers.get(name)
-            if value is None:
-                raise SignatureRefused(f"covered header {name} is missing")
-            values[name] = value.strip()
+        value = derived(name) if name.startswith("@") else headers.get(name)
+        if value is None:
+            if name.startswith("@"):
+                raise SignatureRefused(f"component {name} is not supported")
+            raise SignatureRefused(f"covered header {name} is missing")
+        values[name] = value.strip()
     base = _base(values, http_sf.ser([inputs[LABEL]]))
     try:
         key_for(keyid, created).verify(signature, base)
     except InvalidSignature:
         raise SignatureRefused("the signature does not verify") from None
-    return SignedRequest(keyid, nonce, created)
+    return Verified(SignedRequest(keyid, nonce, created), signature, base)

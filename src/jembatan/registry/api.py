@@ -3,6 +3,7 @@ facts, and the signed federation endpoints."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -60,6 +61,20 @@ async def key_rotation(request: Request) -> dict[str, Any]:
     proof = await _jose_body(request)
     kids = await run_in_threadpool(authority.accept_rotation, node_of(request), proof)
     return {"accepted": kids}
+
+
+@registry_router.post("/services", summary="Announce the caller's services (RFC 9421-signed)")
+async def announce_services(
+    request: Request, peer: Annotated[Peer, Depends(signed_peer)]
+) -> dict[str, Any]:
+    try:
+        announced = json.loads(await request.body())
+    except ValueError:
+        raise InvalidInput("the body must be JSON") from None
+    listed = await run_in_threadpool(
+        authority.set_services, node_of(request), peer.member, announced
+    )
+    return {"member": peer.member, "services": listed}
 
 
 def well_known_document(node: Node) -> dict[str, Any]:

@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from jembatan.crypto import jws
 from jembatan.crypto.keys import public_key
 from jembatan.errors import Conflict, Forbidden, InvalidInput, NotFound
-from jembatan.identifiers import MemberId, SubsystemId
+from jembatan.identifiers import MemberId, SubsystemId, service_code
 from jembatan.node.context import Node
 from jembatan.node.identity import REGISTRY, add_key
 from jembatan.node.models import NodeKey
@@ -34,6 +34,7 @@ from jembatan.registry.models import (
     JoinRequest,
     RegistryKey,
     RegistryMember,
+    RegistryService,
     RegistryState,
     RegistrySubsystem,
     TrustedInstance,
@@ -173,7 +174,14 @@ def build_document(
                 "node_url": m.node_url,
                 "keys": keys,
                 "subsystems": subsystems,
-                "services": [],
+                "services": [
+                    {"subsystem": sub, "code": code}
+                    for sub, code in s.execute(
+                        select(RegistryService.subsystem, RegistryService.code)
+                        .where(RegistryService.member_id == m.member_id)
+                        .order_by(RegistryService.subsystem, RegistryService.code)
+                    )
+                ],
             }
         )
     trusted = [
@@ -381,6 +389,40 @@ def set_subsystem(node: Node, subsystem: str, present: bool = True) -> Subsystem
             raise NotFound("subsystem {id} is not registered", id=subsystem)
         _mark_changed(s)
     return ident
+
+
+def set_services(node: Node, member: str, announced: Any) -> list[dict[str, str]]:
+    """Replace the services a member's node announced (only of its registered subsystems)."""
+    try:
+        wanted = sorted({(str(x["subsystem"]), str(x["code"])) for x in announced["services"]})
+    except (KeyError, TypeError):
+        raise InvalidInput('announce services as {"services": [{"subsystem", "code"}]}') from None
+    if len(wanted) > 1000:
+        raise InvalidInput("at most 1000 services per member")
+    with node.transaction() as s:
+        subsystems = set(
+            s.scalars(select(RegistrySubsystem.code).where(RegistrySubsystem.member_id == member))
+        )
+        for sub, code in wanted:
+            service_code(code)
+            if sub not in subsystems:
+                raise InvalidInput(
+                    "{sub} is not a registered subsystem of {member}", sub=sub, member=member
+                )
+        have = {
+            (sub, code)
+            for sub, code in s.execute(
+                select(RegistryService.subsystem, RegistryService.code).where(
+                    RegistryService.member_id == member
+                )
+            )
+        }
+        if have != set(wanted):
+            s.execute(delete(RegistryService).where(RegistryService.member_id == member))
+            for sub, code in wanted:
+                s.add(RegistryService(member_id=member, subsystem=sub, code=code))
+            _mark_changed(s)
+    return [{"subsystem": sub, "code": code} for sub, code in wanted]
 
 
 # Keys -------------------------------------------------------------------------------------

@@ -63,6 +63,18 @@ class RegistrySubsystem(Base):
     code: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
+class RegistryService(Base):
+    """A service a member's node announced; listed in the directory under the member."""
+
+    __tablename__ = "registry_services"
+
+    member_id: Mapped[str] = mapped_column(
+        ForeignKey("registry_members.member_id", ondelete="CASCADE"), primary_key=True
+    )
+    subsystem: Mapped[str] = mapped_column(String(255), primary_key=True)
+    code: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
 class JoinRequest(Base):
     __tablename__ = "join_requests"
 

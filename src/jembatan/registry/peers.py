@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +34,7 @@ class Peer:
     node_url: str
 
 
-def _key_lookup(node: Node) -> Any:
+def key_lookup(node: Node) -> Any:
     view = federation(node)
 
     def key_for(keyid: str, created: int) -> Ed25519PublicKey:
@@ -63,10 +63,34 @@ def check_signed(node: Node, method: str, uri: str, headers: Any, body: bytes) -
     max_age = node.settings.signature_max_age_seconds
     try:
         signed = httpsig.verify(
-            method, uri, headers, body, _key_lookup(node), int(time.time()), max_age
+            method, uri, headers, body, key_lookup(node), int(time.time()), max_age
         )
     except httpsig.SignatureRefused as exc:
         raise Unauthenticated("request signature refused: {reason}", reason=str(exc)) from None
+    return _accept(node, signed)
+
+
+def check_signed_values(
+    node: Node, headers: Any, derived: Callable[[str], str | None], required: tuple[str, ...]
+) -> tuple[Peer, httpsig.Verified]:
+    """Like check_signed, for messages whose body is authenticated apart (see gateway)."""
+    try:
+        verified = httpsig.verify_values(
+            headers,
+            derived,
+            required,
+            key_lookup(node),
+            int(time.time()),
+            node.settings.signature_max_age_seconds,
+        )
+    except httpsig.SignatureRefused as exc:
+        raise Unauthenticated("request signature refused: {reason}", reason=str(exc)) from None
+    return _accept(node, verified.request), verified
+
+
+def _accept(node: Node, signed: httpsig.SignedRequest) -> Peer:
+    """Record the nonce (a replay is refused) and name the sender."""
+    max_age = node.settings.signature_max_age_seconds
     record = federation(node).key(signed.keyid)
     member = federation(node).member(record.member)
     with node.db() as s:

@@ -7,6 +7,7 @@ import threading
 
 from jembatan.agreements import retention
 from jembatan.errors import JembatanError
+from jembatan.gateway import services as gateway
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.registry import membership, peers
@@ -25,6 +26,10 @@ def tick(node: Node) -> None:
                     log.warning("directory refused", instance=result.instance, reason=result.error)
         except JembatanError as exc:
             log.warning("directory refresh failed", reason=exc.detail)
+        try:
+            gateway.announce(node)
+        except JembatanError as exc:
+            log.warning("services not announced", reason=exc.detail)
     peers.forget_old_nonces(node)
     retention.purge_due(node)
 

@@ -1,0 +1,226 @@
+"""The service gateway end to end: an agency's system calls its own node with pr-rest,
+the call crosses to the provider's node and its internal service, and comes back."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from jembatan.accounts.services import create_user
+from jembatan.accounts.tokens import create_token
+from jembatan.gateway import services
+from jembatan.ledger.models import LedgerEntry
+from jembatan.node.context import Node
+from jembatan.registry import authority
+from tests.conftest import LiveServer
+from tests.fed import Federation, FederationFactory, agree
+from tests.gateway import echo
+
+SERVICE = "/r1/ASEAN/GOV/IDN/health/echo"
+
+
+@dataclass
+class Setup:
+    fed: Federation
+    idn: Node
+    mys: Node
+    sgp: Node
+    internal: str
+    tokens: dict[str, str]
+
+    def url(self, node: Node, path: str) -> str:
+        return node.settings.base_url + path
+
+    def call(
+        self, code: str, method: str, path: str, client: str | None = None, **kw: object
+    ) -> httpx.Response:
+        node = self.fed.node(code)
+        headers = {
+            "Authorization": f"Bearer {self.tokens[code]}",
+            "X-Road-Client": client or f"ASEAN/GOV/{code}/portal",
+            **kw.pop("headers", {}),  # type: ignore[dict-item]
+        }
+        return httpx.request(method, self.url(node, path), headers=headers, timeout=60, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def setup(federations: FederationFactory) -> Iterator[Setup]:
+    fed = federations.build(codes=("IDN", "MYS", "SGP"), agreed=False)
+    idn, mys, sgp = fed.node("IDN"), fed.node("MYS"), fed.node("SGP")
+    for sub in ("ASEAN/GOV/IDN/health", "ASEAN/GOV/MYS/portal", "ASEAN/GOV/SGP/portal"):
+        authority.set_subsystem(fed.registry, sub)
+    fed.refresh_all()
+    agree([idn, mys], kinds=("message", "service:health/echo"))
+    agree([idn, sgp], kinds=("message",))
+    with ExitStack() as stack:
+        internal = stack.enter_context(LiveServer(echo.app))
+        services.add_service(idn, "health", "echo", internal.url, timeout_seconds=2)
+        services.grant(idn, "health/echo", "ASEAN/GOV/MYS/portal", "test")
+        tokens = {}
+        for code, node in (("IDN", idn), ("MYS", mys), ("SGP", sgp)):
+            user = create_user(node, "system", "a long enough password 1", "officer")
+            tokens[code] = create_token(
+                node, user.id, "gw", "services:call", timedelta(days=1)
+            ).token
+        yield Setup(fed, idn, mys, sgp, internal.url, tokens)
+
+
+def _entries(node: Node, type_: str) -> list[dict[str, object]]:
+    with node.db() as s:
+        rows = s.scalars(select(LedgerEntry).where(LedgerEntry.type == type_))
+        return [{"subject": r.subject, **json.loads(r.data)} for r in rows]
+
+
+def test_allowed_calls_pass_everything_intact(setup: Setup) -> None:
+    body = bytes(range(256)) * 40  # binary, with every byte value
+    for method in ("GET", "POST", "PUT", "DELETE"):
+        answer = setup.call(
+            "MYS",
+            method,
+            f"{SERVICE}/v1/things/a%20b?x=1&y=%C3%A9",
+            headers={
+                "X-Custom": "kept",
+                "Content-Type": "application/x-test",
+                "X-Road-UserId": "MY123",
+            },
+            content=body if method != "GET" else None,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["x-echo-method"] == method
+        assert answer.headers["x-echo-path"] == "/v1/things/a b"
+        assert answer.headers["x-echo-query"] == "x=1&y=%C3%A9"
+        assert answer.headers["x-echo-custom"] == "kept"
+        assert answer.headers["x-echo-userid"] == "MY123"
+        # The consumer's token never leaves its node.
+        assert answer.headers["x-echo-authorization"] == ""
+        assert answer.headers["x-echo-client"] == "ASEAN/GOV/MYS/portal"
+        assert answer.content == (body if method != "GET" else b"")
+        assert answer.headers["x-road-client"] == "ASEAN/GOV/MYS/portal"
+        assert answer.headers["x-road-service"] == "ASEAN/GOV/IDN/health/echo"
+        assert answer.headers["x-road-id"].startswith("ASEAN-")
+        assert answer.headers["x-road-request-id"]
+        assert len(base64.b64decode(answer.headers["x-road-request-hash"])) == 64
+        assert "x-road-error" not in answer.headers
+    # The provider's own errors pass through unchanged.
+    failed = setup.call("MYS", "GET", f"{SERVICE}/v1/x?status=418")
+    assert failed.status_code == 418
+    assert "x-road-error" not in failed.headers
+
+
+def test_both_ledgers_hold_the_call_bound_by_the_request_hash(setup: Setup) -> None:
+    answer = setup.call(
+        "MYS", "POST", f"{SERVICE}/v1/records", content=b"payload", headers={"X-Road-Id": "abc-1"}
+    )
+    assert answer.status_code == 200
+    request_id = answer.headers["x-road-request-id"]
+    called = [e for e in _entries(setup.mys, services.SERVICE_CALLED) if e["subject"] == request_id]
+    served = [e for e in _entries(setup.idn, services.SERVICE_SERVED) if e["subject"] == request_id]
+    assert len(called) == len(served) == 1
+    for entry in (called[0], served[0]):
+        details = entry["details"]
+        assert isinstance(details, dict)
+        assert details["request_hash"] == answer.headers["x-road-request-hash"]
+        assert details["x_road_id"] == "abc-1"
+        assert details["status"] == 200
+        hashes = entry["hashes"]
+        assert isinstance(hashes, dict)
+        assert hashes["response_body"] == hashlib.sha256(b"payload").hexdigest()
+    assert called[0]["details"]["agreement"] == served[0]["details"]["agreement"]  # type: ignore[index]
+
+
+def test_refusals_carry_x_road_errors(setup: Setup) -> None:
+    denied = setup.call("SGP", "GET", f"{SERVICE}/v1/x")
+    assert denied.status_code == 500
+    assert denied.headers["x-road-error"] == "Server.ServerProxy.AccessDenied"
+    assert denied.json()["type"] == "Server.ServerProxy.AccessDenied"
+    assert "no access right" in denied.json()["message"]
+
+    unknown = setup.call("MYS", "GET", "/r1/ASEAN/GOV/IDN/health/nothing/v1")
+    assert unknown.headers["x-road-error"] == "Server.ServerProxy.UnknownService"
+
+    wrong = setup.call("MYS", "GET", f"{SERVICE}/v1/x", client="ASEAN/GOV/SGP/portal")
+    assert wrong.headers["x-road-error"] == "Server.ClientProxy.InvalidClientIdentifier"
+    missing = httpx.get(
+        setup.url(setup.mys, f"{SERVICE}/v1"),
+        headers={"Authorization": f"Bearer {setup.tokens['MYS']}"},
+    )
+    assert missing.headers["x-road-error"] == "Server.ClientProxy.InvalidClientIdentifier"
+    assert "missing" in missing.json()["message"]
+
+    no_token = httpx.get(
+        setup.url(setup.mys, f"{SERVICE}/v1"), headers={"X-Road-Client": "ASEAN/GOV/MYS/portal"}
+    )
+    assert no_token.status_code == 401
+    assert no_token.headers["x-road-error"] == "Client.Unauthorized"
+
+    slow = setup.call("MYS", "GET", f"{SERVICE}/slow?seconds=4")
+    assert slow.headers["x-road-error"] == "Server.ServerProxy.IOError"
+    assert "did not answer within 2 seconds" in slow.json()["message"]
+
+    services.change_service(setup.idn, "health/echo", base_url="http://127.0.0.1:9")
+    down = setup.call("MYS", "GET", f"{SERVICE}/v1/x")
+    assert down.headers["x-road-error"] == "Server.ServerProxy.ServiceFailed"
+
+    # Refusals are logged on both sides too.
+    errors = {c.error for c in services.calls(setup.idn, errors_only=True)}
+    assert {"Server.ServerProxy.AccessDenied", "Server.ServerProxy.ServiceFailed"} <= errors
+
+
+def test_access_needs_the_agreement_too(setup: Setup) -> None:
+    services.grant(setup.idn, "health/echo", "ASEAN/GOV/SGP/portal", "test")
+    denied = setup.call("SGP", "GET", f"{SERVICE}/v1/x")
+    assert denied.headers["x-road-error"] == "Server.ServerProxy.AccessDenied"
+    assert "no active agreement" in denied.json()["message"]
+
+
+def test_metadata_services(setup: Setup) -> None:
+    services.set_endpoint(setup.idn, "health/echo", "GET", "/v1/hidden", False)
+    listed = setup.call("SGP", "GET", "/r1/ASEAN/GOV/IDN/health/listMethods")
+    assert listed.status_code == 200, listed.text
+    [service] = listed.json()["service"]
+    assert service["service_code"] == "echo"
+    assert service["member_code"] == "IDN"
+    assert {"method": "*", "path": "**"} in service["endpoint_list"]
+    assert {"method": "GET", "path": "/v1/hidden"} not in service["endpoint_list"]
+    assert setup.call("MYS", "GET", "/r1/ASEAN/GOV/IDN/health/allowedMethods").json()["service"]
+    assert setup.call("SGP", "GET", "/r1/ASEAN/GOV/IDN/health/allowedMethods").json() == {
+        "service": []
+    }
+    hidden = setup.call("MYS", "GET", f"{SERVICE}/v1/hidden")
+    assert hidden.headers["x-road-error"] == "Server.ServerProxy.AccessDenied"
+    no_spec = setup.call("MYS", "GET", "/r1/ASEAN/GOV/IDN/health/getOpenAPI?serviceCode=echo")
+    assert no_spec.headers["x-road-error"] == "Server.ServerProxy.UnknownService"
+    clients = httpx.get(setup.url(setup.mys, "/listClients")).json()["member"]
+    ids = [c["id"] for c in clients]
+    assert {
+        "object_type": "SUBSYSTEM",
+        "xroad_instance": "ASEAN",
+        "member_class": "GOV",
+        "member_code": "SGP",
+        "subsystem_code": "portal",
+    } in ids
+
+
+def test_no_body_answers(setup: Setup) -> None:
+    answer = setup.call("MYS", "DELETE", f"{SERVICE}/empty")
+    assert answer.status_code == 204
+    assert answer.content == b""
+
+
+def test_services_are_published_in_the_directory(setup: Setup) -> None:
+    assert services.announce(setup.idn)
+    setup.fed.refresh_all()
+    from jembatan.registry.membership import federation
+
+    member = federation(setup.mys).member("ASEAN/GOV/IDN")
+    assert list(member.services) == [{"subsystem": "health", "code": "echo"}]
+    assert not services.announce(setup.idn)  # the directory already says so
