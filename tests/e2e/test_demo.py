@@ -228,6 +228,43 @@ def _mys_to_sgp_needs_an_agreement(folder: Path) -> None:
     assert json.loads(_cli("message", "show", mid, *mys, "--json").stdout)["agreement_id"] == ident
 
 
+def _gateway_calls(folder: Path, base: int) -> None:
+    """The service gateway's done-when: MYS-MOH's portal gets the vaccination status with
+    X-Road's headers, SGP-MOH's is refused, and listMethods lists the service."""
+    path = "/r1/ASEAN/GOV/IDN-KEMENKES/immunization/vaccination-status/v1/status/123"
+
+    def call(code: str, offset: int, target: str) -> httpx.Response:
+        token = (folder / code / "gateway-token.txt").read_text().strip()
+        return httpx.get(
+            f"http://127.0.0.1:{base + offset}{target}",
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-Road-Client": f"ASEAN/GOV/{code}/portal",
+            },
+            timeout=30,
+        )
+
+    allowed = call("MYS-MOH", 2, path)
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["id"] == "123"
+    assert allowed.headers["x-road-client"] == "ASEAN/GOV/MYS-MOH/portal"
+    assert allowed.headers["x-road-service"] == (
+        "ASEAN/GOV/IDN-KEMENKES/immunization/vaccination-status"
+    )
+    for name in ("x-road-id", "x-road-request-id", "x-road-request-hash"):
+        assert allowed.headers[name]
+    denied = call("SGP-MOH", 3, path)
+    assert denied.headers["x-road-error"] == "Server.ServerProxy.AccessDenied"
+    assert denied.json()["type"] == "Server.ServerProxy.AccessDenied"
+    listed = call("SGP-MOH", 3, "/r1/ASEAN/GOV/IDN-KEMENKES/immunization/listMethods").json()
+    assert [s["service_code"] for s in listed["service"]] == ["vaccination-status"]
+    # Both ledgers hold the call.
+    request_id = allowed.headers["x-road-request-id"]
+    for code in ("MYS-MOH", "IDN-KEMENKES"):
+        logged = _cli("service", "calls", "--data-dir", str(folder / code), "--json")
+        assert request_id in {c["request_id"] for c in json.loads(logged.stdout)}
+
+
 def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) -> None:
     base = _free_base_port()
     folder = tmp_path / "demo"
@@ -259,6 +296,7 @@ def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) 
         _sent_from_idn_reaches_mys(folder)
         _mys_to_sgp_needs_an_agreement(folder)
         _ledgers_verify(folder, base)
+        _gateway_calls(folder, base)
     finally:
         output = _stop(proc, lines)
     assert proc.returncode == 0, output

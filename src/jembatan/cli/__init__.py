@@ -8,6 +8,7 @@ from jembatan.accounts.cli import token_app, user_app
 from jembatan.agreements.cli import agreement_app
 from jembatan.demo.cli import demo
 from jembatan.exchange.cli import inbox, message_app, outbox, send, worker
+from jembatan.gateway.cli import service_app
 from jembatan.ledger.cli import ledger_app
 from jembatan.node.cli import db_app, init, serve, version
 from jembatan.registry.cli import directory_app, join, keys_app, registry_app
@@ -37,6 +38,7 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(agreement_app, name="agreement")
+app.add_typer(service_app, name="service")
 
 
 def main() -> None:

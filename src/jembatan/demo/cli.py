@@ -19,13 +19,15 @@ from jembatan.demo import federation
 from jembatan.errors import Unavailable
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def _wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], timeout: float, path: str = "/healthz"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise Unavailable(f"node at {url} exited with code {proc.returncode}")
         try:
-            if httpx.get(url + "/healthz", timeout=1.0).status_code == 200:
+            if httpx.get(url + path, timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -92,8 +94,29 @@ def demo(
                     stderr=subprocess.STDOUT,
                 )
             )
-        for (spec, _created), proc in zip(prepared, procs, strict=True):
+        sample_log = (root / "immunization-service.log").open("ab")
+        sample = subprocess.Popen(  # noqa: S603  (our own interpreter and arguments)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "jembatan.demo.immunization:app",
+                "--host",
+                federation.HOST,
+                "--port",
+                str(base_port + federation.SAMPLE_SERVICE_OFFSET),
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=sample_log,
+            stderr=subprocess.STDOUT,
+        )
+        procs.append(sample)
+        for (spec, _created), proc in zip(prepared, procs, strict=False):
             _wait_healthy(spec.url(base_port), proc, timeout=60)
+        _wait_healthy(
+            federation.sample_service_url(base_port), sample, timeout=60, path="/v1/status/1"
+        )
         nodes = [spec for spec, _ in prepared if spec is not federation.REGISTRY]
         for step in federation.AFTER_START_STEPS:
             step(nodes, root, base_port)
@@ -111,6 +134,16 @@ def demo(
             f"Keys are sealed with the passphrase '{federation.PASSWORD}': CLI commands work "
             f"against a running node with\n  JEMBATAN_KEY_PASSPHRASE={federation.PASSWORD} "
             f"jembatan ... --data-dir {root}/<CODE>"
+        )
+        idn = federation.NODES[0]
+        typer.echo(
+            "\nService gateway (X-Road pr-rest): MYS-MOH's portal may call IDN-KEMENKES's "
+            "vaccination-status service, SGP-MOH's may not. Each ministry's API token is in "
+            f"{root}/<CODE>/{federation.GATEWAY_TOKEN_FILE}; try:\n"
+            f'  curl -H "Authorization: Bearer $(cat {root}/MYS-MOH/'
+            f"{federation.GATEWAY_TOKEN_FILE})\" -H 'X-Road-Client: ASEAN/GOV/MYS-MOH/portal' "
+            f"{federation.NODES[1].url(base_port)}/r1/{idn.member}/immunization/"
+            "vaccination-status/v1/status/123"
         )
         typer.echo(
             f"\nLog in to any portal as 'admin' (or 'officer', 'auditor'), password "

@@ -6,17 +6,22 @@ node's folder is created) or AFTER_START_STEPS (run every start, once all nodes 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from jembatan.accounts import services
+from jembatan.accounts.tokens import create_token
 from jembatan.agreements import services as agreements
 from jembatan.config import CONFIG_FILE, load_settings
-from jembatan.errors import NotFound, Unavailable
+from jembatan.demo import immunization
+from jembatan.errors import Conflict, NotFound, Unavailable
 from jembatan.exchange import services as exchange
+from jembatan.gateway import services as gateway
 from jembatan.node.context import Node
 from jembatan.node.services import init_node
 from jembatan.registry import authority, membership
@@ -114,7 +119,7 @@ AGREEMENTS = [
     (
         ("ASEAN/GOV/IDN-KEMENKES", "ASEAN/GOV/MYS-MOH"),
         "Indonesia-Malaysia health cooperation",
-        ["message", "health.surveillance"],
+        ["message", "health.surveillance", "service:immunization/vaccination-status"],
     ),
     (
         ("ASEAN/GOV/IDN-KEMENKES", "ASEAN/GOV/SGP-MOH"),
@@ -214,11 +219,66 @@ def send_samples(nodes: list[DemoNode], root: Path, base_port: int) -> None:
             node.close()
 
 
+# The service gateway: IDN-KEMENKES's immunization registry answers vaccination-status
+# calls; MYS-MOH's portal may call it, SGP-MOH's may not (both outcomes can be seen).
+SAMPLE_SERVICE_OFFSET = 9  # the internal API listens on base port + 9, loopback only
+SUBSYSTEMS = [
+    "ASEAN/GOV/IDN-KEMENKES/immunization",
+    "ASEAN/GOV/MYS-MOH/portal",
+    "ASEAN/GOV/SGP-MOH/portal",
+]
+GATEWAY_TOKEN_FILE = "gateway-token.txt"  # noqa: S105  (a file name)
+
+
+def sample_service_url(base_port: int) -> str:
+    return f"http://{HOST}:{base_port + SAMPLE_SERVICE_OFFSET}"
+
+
+def set_up_services(nodes: list[DemoNode], root: Path, base_port: int) -> None:
+    """Subsystems in the directory, the service with its access right, and for each
+    ministry an API token its portal system calls the gateway with."""
+    registry = open_demo_node(root, REGISTRY)
+    opened = {spec.member: open_demo_node(root, spec) for spec in nodes}
+    try:
+        for subsystem in SUBSYSTEMS:
+            with contextlib.suppress(Conflict):
+                authority.set_subsystem(registry, subsystem)
+        for node in [registry, *opened.values()]:
+            membership.refresh(node)
+        idn = opened["ASEAN/GOV/IDN-KEMENKES"]
+        if gateway.find(idn, "immunization", "vaccination-status") is None:
+            gateway.add_service(
+                idn,
+                "immunization",
+                "vaccination-status",
+                sample_service_url(base_port),
+                title="Vaccination status of a person (sample registry)",
+                openapi=immunization.OPENAPI,
+            )
+            gateway.grant(
+                idn, "immunization/vaccination-status", "ASEAN/GOV/MYS-MOH/portal", "demo"
+            )
+        gateway.publish(idn)
+        for spec in nodes:
+            token_file = spec.folder(root) / GATEWAY_TOKEN_FILE
+            if not token_file.exists():
+                node = opened[spec.member]
+                officer = services.find_user(node, "officer")
+                issued = create_token(
+                    node, officer.id, "portal gateway client", "services:call", timedelta(days=365)
+                )
+                token_file.write_text(issued.token + "\n")
+    finally:
+        for node in [registry, *opened.values()]:
+            node.close()
+
+
 SEED_STEPS: list[Callable[[DemoNode, Node], None]] = [seed_users, take_registry_role]
 AFTER_START_STEPS: list[Callable[[list[DemoNode], Path, int], None]] = [
     join_federation,
     make_agreements,
     send_samples,
+    set_up_services,
 ]
 
 

@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from jembatan.gateway import proxy, services
-from jembatan.gateway.models import Call
 from jembatan.ledger.entries import user_actor
 from jembatan.web.security import ApiCaller, node_of, require_scope
 
@@ -71,66 +70,10 @@ class AccessIn(BaseModel):
     endpoint: str | None = Field(default=None, description="'METHOD PATH'; none: all")
 
 
-def describe(view: services.ServiceView, node_member: str) -> dict[str, Any]:
-    s = view.service
-    return {
-        "id": f"{node_member}/{s.subsystem}/{s.code}",
-        "subsystem": s.subsystem,
-        "code": s.code,
-        "title": s.title,
-        "base_url": s.base_url,
-        "enabled": s.enabled,
-        "timeout_seconds": s.timeout_seconds,
-        "has_openapi": bool(s.openapi),
-        "endpoints": [
-            {"method": e.method, "path": e.path, "enabled": e.enabled} for e in view.endpoints
-        ],
-        "access": [
-            {
-                "client": r.client,
-                "endpoint": _endpoint_text(view, r.endpoint_id),
-                "granted_by": r.granted_by,
-                "granted_at": r.granted_at.isoformat(),
-            }
-            for r in view.rights
-        ],
-    }
-
-
-def _endpoint_text(view: services.ServiceView, endpoint_id: int | None) -> str | None:
-    ep = view.endpoint(endpoint_id)
-    return f"{ep.method} {ep.path}" if ep is not None else None
-
-
-def call_document(c: Call) -> dict[str, Any]:
-    return {
-        "request_id": c.request_id,
-        "role": c.role,
-        "x_road_id": c.xroad_id,
-        "client": c.client,
-        "service": c.service,
-        "method": c.method,
-        "path": c.path,
-        "status": c.status,
-        "error": c.error,
-        "message": c.message,
-        "agreement": c.agreement_id,
-        "user_id": c.user_id,
-        "issue": c.issue,
-        "request_hash": c.request_hash,
-        "response_sha256": c.response_hash,
-        "request_bytes": c.request_bytes,
-        "response_bytes": c.response_bytes,
-        "started_at": c.started_at.isoformat(),
-        "duration_ms": c.duration_ms,
-        "ledger_index": c.ledger_index,
-    }
-
-
 @router.get("/services", summary="The services this node provides")
 def list_services(request: Request, caller: Reader) -> list[dict[str, Any]]:
     node = node_of(request)
-    return [describe(v, node.member_id) for v in services.list_services(node)]
+    return [services.describe(v, node.member_id) for v in services.list_services(node)]
 
 
 @router.post("/services", status_code=201, summary="Register a service of one of our subsystems")
@@ -149,13 +92,13 @@ def add_service(request: Request, body: NewService, caller: Writer) -> dict[str,
     for e in body.endpoints:
         if not e.enabled:
             services.set_endpoint(node, f"{body.subsystem}/{body.code}", e.method, e.path, False)
-    return describe(services.get(node, f"{body.subsystem}/{body.code}"), node.member_id)
+    return services.describe(services.get(node, f"{body.subsystem}/{body.code}"), node.member_id)
 
 
 @router.get("/services/{subsystem}/{code}", summary="One service")
 def get_service(request: Request, subsystem: str, code: str, caller: Reader) -> dict[str, Any]:
     node = node_of(request)
-    return describe(services.get(node, f"{subsystem}/{code}"), node.member_id)
+    return services.describe(services.get(node, f"{subsystem}/{code}"), node.member_id)
 
 
 @router.patch("/services/{subsystem}/{code}", summary="Change or disable a service")
@@ -166,7 +109,7 @@ def change_service(
     view = services.change_service(
         node, f"{subsystem}/{code}", **body.model_dump(exclude_unset=True)
     )
-    return describe(view, node.member_id)
+    return services.describe(view, node.member_id)
 
 
 @router.delete("/services/{subsystem}/{code}", status_code=204, summary="Remove a service")
@@ -181,7 +124,7 @@ def set_endpoint(
 ) -> dict[str, Any]:
     node = node_of(request)
     view = services.set_endpoint(node, f"{subsystem}/{code}", body.method, body.path, body.enabled)
-    return describe(view, node.member_id)
+    return services.describe(view, node.member_id)
 
 
 @router.post("/services/{subsystem}/{code}/access", status_code=201, summary="Grant access")
@@ -192,7 +135,7 @@ def grant(
     name = f"{subsystem}/{code}"
     actor = user_actor(node.member_id, caller.user.username)
     services.grant(node, name, body.client, actor, body.endpoint)
-    return describe(services.get(node, name), node.member_id)
+    return services.describe(services.get(node, name), node.member_id)
 
 
 @router.delete("/services/{subsystem}/{code}/access", summary="Revoke access")
@@ -202,7 +145,7 @@ def revoke(
     node = node_of(request)
     name = f"{subsystem}/{code}"
     services.revoke(node, name, body.client, body.endpoint)
-    return describe(services.get(node, name), node.member_id)
+    return services.describe(services.get(node, name), node.member_id)
 
 
 @router.get("/service-calls", summary="The gateway's call log, newest first")
@@ -218,9 +161,9 @@ def list_calls(
     found = services.calls(
         node_of(request), role=role, service=service, client=client, errors_only=errors, limit=limit
     )
-    return [call_document(c) for c in found]
+    return [services.call_document(c) for c in found]
 
 
 @router.get("/service-calls/{role}/{request_id}", summary="One call")
 def get_call(request: Request, role: str, request_id: str, caller: Reader) -> dict[str, Any]:
-    return call_document(services.call(node_of(request), request_id, role))
+    return services.call_document(services.call(node_of(request), request_id, role))

@@ -52,6 +52,8 @@ REQUEST_COMPONENTS = (
 RESPONSE_COMPONENTS = ("@status", STATUS, xroad.REQUEST_ID, xroad.REQUEST_HASH, FRAMING_HEADER)
 # Signed too whenever present.
 OPTIONAL_COMPONENTS = (LENGTH, "content-type", xroad.USER_ID, xroad.ISSUE, AGREEMENT, xroad.ERROR)
+# Set by the provider's node for its own hop; ours sets its own.
+NODE_SET = frozenset({"date", "x-request-id"})
 MEDIATED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 NO_BODY_STATUS = frozenset({204, 304})
 
@@ -197,6 +199,7 @@ async def consume(request: Request) -> Response:
         return await _consume(node, request, record, finish, answer_headers)
     except xroad.GatewayError as exc:
         record.status, record.error, record.message = exc.status, exc.type, exc.message
+        exc.detail = exc.detail or request_id  # as X-Road's detail: where to look in the logs
         await finish()
         return _error_response(exc, answer_headers)
 
@@ -350,7 +353,9 @@ async def _answer(
     reader = FrameReader(
         answer.aiter_raw(), _checker(key, verified.signature), node.settings.gateway_max_body_bytes
     )
-    headers = {k: v for k, v in answer.headers.items() if xroad.passes_back(k)}
+    headers = {
+        k: v for k, v in answer.headers.items() if xroad.passes_back(k) and k not in NODE_SET
+    }
     headers.update(answer_headers)
     headers["X-Road-Request-Hash"] = expected
     if LENGTH in answer.headers:
@@ -453,6 +458,7 @@ async def provide(request: Request) -> Response:
         return await _provide(node, request, record, finish, peer, checked, reader, raw)
     except xroad.GatewayError as exc:
         record.status, record.error, record.message = exc.status, exc.type, exc.message
+        exc.detail = exc.detail or record.request_id
         request_hash_value = ""
         if reader is not None and verified is not None:
             try:

@@ -392,6 +392,65 @@ def decide(
     return ep, agreement
 
 
+# Documents for the API and the CLI ---------------------------------------------------------
+
+
+def describe(view: ServiceView, node_member: str) -> dict[str, Any]:
+    s = view.service
+    return {
+        "id": f"{node_member}/{s.subsystem}/{s.code}",
+        "subsystem": s.subsystem,
+        "code": s.code,
+        "title": s.title,
+        "base_url": s.base_url,
+        "enabled": s.enabled,
+        "timeout_seconds": s.timeout_seconds,
+        "has_openapi": bool(s.openapi),
+        "endpoints": [
+            {"method": e.method, "path": e.path, "enabled": e.enabled} for e in view.endpoints
+        ],
+        "access": [
+            {
+                "client": r.client,
+                "endpoint": _endpoint_text(view, r.endpoint_id),
+                "granted_by": r.granted_by,
+                "granted_at": r.granted_at.isoformat(),
+            }
+            for r in view.rights
+        ],
+    }
+
+
+def _endpoint_text(view: ServiceView, endpoint_id: int | None) -> str | None:
+    ep = view.endpoint(endpoint_id)
+    return f"{ep.method} {ep.path}" if ep is not None else None
+
+
+def call_document(c: Call) -> dict[str, Any]:
+    return {
+        "request_id": c.request_id,
+        "role": c.role,
+        "x_road_id": c.xroad_id,
+        "client": c.client,
+        "service": c.service,
+        "method": c.method,
+        "path": c.path,
+        "status": c.status,
+        "error": c.error,
+        "message": c.message,
+        "agreement": c.agreement_id,
+        "user_id": c.user_id,
+        "issue": c.issue,
+        "request_hash": c.request_hash,
+        "response_sha256": c.response_hash,
+        "request_bytes": c.request_bytes,
+        "response_bytes": c.response_bytes,
+        "started_at": c.started_at.isoformat(),
+        "duration_ms": c.duration_ms,
+        "ledger_index": c.ledger_index,
+    }
+
+
 # Metadata ---------------------------------------------------------------------------------
 
 
