@@ -468,7 +468,7 @@ async def provide(request: Request) -> Response:
             except (BodyRefused, ClientDisconnect):
                 pass
         record.request_hash = request_hash_value or None
-        return _signed(
+        answer = _signed(
             node,
             record,
             finish,
@@ -477,6 +477,9 @@ async def provide(request: Request) -> Response:
             _one(exc.body()),
             request_hash_value,
         )
+        if verified is None:  # the claimed request id is not ours to log under
+            record.request_id = str(uuid.uuid4())
+        return answer
 
 
 def _error_headers(exc: xroad.GatewayError) -> dict[str, str]:
@@ -549,6 +552,11 @@ async def _provide(
         raise xroad.GatewayError(
             xroad.SERVER_CLIENT,
             f"{client} is not a subsystem of the calling member {peer.member}",
+        )
+    if await run_in_threadpool(services.seen, node, record.request_id):
+        raise xroad.GatewayError(
+            xroad.SERVER_INVALID_REQUEST,
+            f"X-Road-Request-Id {record.request_id} was used before; every call needs a new one",
         )
     if service.provider != node.member_id:
         raise xroad.GatewayError(

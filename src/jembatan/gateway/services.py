@@ -610,6 +610,12 @@ def record_call(node: Node, call: CallRecord) -> int:
     return index
 
 
+def seen(node: Node, request_id: str) -> bool:
+    """Whether another member's call with this request id was served already."""
+    with node.db() as s:
+        return s.get(Call, (request_id, "provider")) is not None
+
+
 def calls(
     node: Node,
     *,

@@ -1,0 +1,165 @@
+"""The node-to-node hop of a gateway call as docs/protocol.md writes it down, built and
+checked here without the product's own code: RFC 9421 signatures by the independent
+`http-message-signatures` library, frames and trailers by hand."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+import uuid
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from http_message_signatures import (
+    HTTPMessageSigner,
+    HTTPMessageVerifier,
+    HTTPSignatureKeyResolver,
+    algorithms,
+)
+
+from jembatan.crypto.keys import raw_public_ed25519
+from jembatan.gateway import services
+from jembatan.registry.membership import federation
+from tests.gateway.conftest import Setup
+
+CONTEXT = b"jembatan-gateway-body/1\n"
+COMPONENTS = (
+    "@method",
+    "@target-uri",
+    "x-road-client",
+    "x-road-id",
+    "x-road-request-id",
+    "jembatan-body-framing",
+)
+
+
+class _Keys(HTTPSignatureKeyResolver):
+    def __init__(self, private: Any = None, public: Any = None) -> None:
+        self.private, self.public = private, public
+
+    def resolve_private_key(self, key_id: str) -> Any:
+        return self.private
+
+    def resolve_public_key(self, key_id: str) -> Any:
+        return self.public
+
+
+def _framed(data: bytes, header_signature: bytes, key: Ed25519PrivateKey) -> bytes:
+    digest = hashlib.sha256(data).digest()
+    frames = struct.pack(">I", len(data)) + data if data else b""
+    return frames + struct.pack(">I", 0) + digest + key.sign(CONTEXT + header_signature + digest)
+
+
+def _unframe(raw: bytes) -> tuple[bytes, bytes, bytes]:
+    """(data, digest, trailer signature)"""
+    data, at = b"", 0
+    while True:
+        (length,) = struct.unpack(">I", raw[at : at + 4])
+        at += 4
+        if length == 0:
+            break
+        data += raw[at : at + length]
+        at += length
+    assert len(raw) == at + 96
+    return data, raw[at : at + 32], raw[at + 32 :]
+
+
+def _signature_bytes(header: str) -> bytes:
+    return base64.b64decode(header.split("=:", 1)[1].rstrip(":"))
+
+
+def _request(setup: Setup, body: bytes, tamper: bool = False) -> httpx.Request:
+    """A signed, framed call from MYS's node to IDN's, made without Jembatan's code."""
+    url = setup.url(setup.idn, "/fed/v1/r1/ASEAN/GOV/IDN/health/echo/v1/hello?q=1")
+    request = httpx.Request(
+        "POST",
+        url,
+        headers={
+            "X-Road-Client": "ASEAN/GOV/MYS/portal",
+            "X-Road-Id": "independent-1",
+            "X-Road-Request-Id": str(uuid.uuid4()),
+            "Jembatan-Body-Framing": "jb-frames/1",
+            "Jembatan-Body-Length": str(len(body)),
+            "Content-Type": "text/plain",
+        },
+    )
+    signer = setup.mys.keys().signer()
+    HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519,
+        key_resolver=_Keys(private=signer.signing_key()),
+    ).sign(
+        request,
+        key_id=signer.kid,
+        covered_component_ids=COMPONENTS,
+        nonce=uuid.uuid4().hex,
+        tag="jembatan",
+        label="sig1",
+        include_alg=True,
+    )
+    framed = _framed(body, _signature_bytes(request.headers["Signature"]), signer.signing_key())
+    if tamper:
+        framed = framed[:5] + bytes([framed[5] ^ 1]) + framed[6:]
+    headers = {k: v for k, v in request.headers.items() if k != "content-length"}
+    return httpx.Request("POST", url, headers=headers, content=framed)
+
+
+def test_an_independently_built_call_is_served_and_its_answer_verifies(setup: Setup) -> None:
+    body = b"hello across the border"
+    request = _request(setup, body)
+    answer = httpx.Client().send(request)
+    assert answer.status_code == 200, answer.content
+    assert answer.headers["jembatan-status"] == "200"
+
+    idn_kid = answer.headers["signature-input"].split('keyid="')[1].split('"')[0]
+    record = federation(setup.mys).key(idn_kid)
+    assert record.member == "ASEAN/GOV/IDN"
+    public = raw_public_ed25519(record.jwk)
+    [result] = HTTPMessageVerifier(
+        signature_algorithm=algorithms.ED25519, key_resolver=_Keys(public=public)
+    ).verify(
+        answer,
+        expect_tag="jembatan",
+        expect_label="sig1",
+        require_components=("@status", "x-road-request-hash"),
+    )
+    assert result.covered_components['"jembatan-status"'] == "200"
+
+    data, digest, trailer = _unframe(answer.content)
+    assert data == body  # the echo service answered with what it got
+    assert digest == hashlib.sha256(data).digest()
+    public.verify(trailer, CONTEXT + _signature_bytes(answer.headers["signature"]) + digest)
+
+    # X-Road-Request-Hash: base64 SHA512(SHA512(signature base of the request) + SHA512(body)).
+    params = request.headers["signature-input"].split("=", 1)[1]
+    lines = [f'"{c}": {_value(request, c)}' for c in COMPONENTS]
+    base = "\n".join([*lines, f'"@signature-params": {params}']).encode()
+    inner = hashlib.sha512(base).digest()
+    expected = hashlib.sha512(inner + hashlib.sha512(body).digest()).digest()
+    assert answer.headers["x-road-request-hash"] == base64.b64encode(expected).decode()
+
+
+def _value(request: httpx.Request, component: str) -> str:
+    if component == "@method":
+        return request.method
+    if component == "@target-uri":
+        return str(request.url)
+    return request.headers[component]
+
+
+def test_a_body_that_does_not_match_its_trailer_is_refused(setup: Setup) -> None:
+    answer = httpx.Client().send(_request(setup, b"x" * 100, tamper=True))
+    assert answer.headers["x-road-error"] == "Server.ServerProxy.InvalidSignatureValue"
+    data, _, _ = _unframe(answer.content)
+    assert b"trailer" in data or b"digest" in data
+    [logged] = services.calls(setup.idn, role="provider")
+    assert logged.error == "Server.ServerProxy.InvalidSignatureValue"
+
+
+def test_a_replayed_call_is_refused(setup: Setup) -> None:
+    request = _request(setup, b"once")
+    assert httpx.Client().send(request).status_code == 200
+    again = httpx.Client().send(request)
+    assert again.headers["x-road-error"] == "Server.ServerProxy.InvalidSignatureValue"
+    assert b"replayed" in _unframe(again.content)[0]
