@@ -112,6 +112,11 @@ def test_refusals_carry_x_road_errors(setup: Setup) -> None:
     down = setup.call("MYS", "GET", f"{SERVICE}/v1/x")
     assert down.headers["x-road-error"] == "Server.ServerProxy.ServiceFailed"
 
+    metrics = httpx.get(setup.url(setup.idn, "/metrics")).text
+    assert (
+        'jembatan_gateway_calls_total{outcome="Server.ServerProxy.AccessDenied",role="provider"}'
+        in metrics
+    )
     # Refusals are logged on both sides too.
     errors = {c.error for c in services.calls(setup.idn, errors_only=True)}
     assert {"Server.ServerProxy.AccessDenied", "Server.ServerProxy.ServiceFailed"} <= errors

@@ -33,6 +33,7 @@ from jembatan.node.context import Node
 from jembatan.registry import peers
 from jembatan.registry.membership import USER_AGENT, federation
 from jembatan.store.schema import utcnow
+from jembatan.web.metrics import Metrics
 
 log = get_logger("jembatan.gateway")
 SCOPE = "services:call"
@@ -152,8 +153,10 @@ def _sign(
     return signature, base, lambda digest: key.sign(trailer(signature, digest))
 
 
-def _record_later(node: Node, record: services.CallRecord, t0: float) -> Callable[[], Any]:
-    """Writes the call's row and ledger entry, once."""
+def _record_later(request: Request, record: services.CallRecord, t0: float) -> Callable[[], Any]:
+    """Writes the call's row and ledger entry, once, and counts it."""
+    node: Node = request.app.state.node
+    metrics: Metrics = request.app.state.metrics
     done = False
 
     async def write() -> None:
@@ -161,6 +164,7 @@ def _record_later(node: Node, record: services.CallRecord, t0: float) -> Callabl
         if done:
             return
         done = True
+        metrics.gateway_calls.labels(role=record.role, outcome=record.error or "ok").inc()
         record.duration_ms = int((time.perf_counter() - t0) * 1000)
         with anyio.CancelScope(shield=True):
             try:
@@ -193,7 +197,7 @@ async def consume(request: Request) -> Response:
         user_id=request.headers.get(xroad.USER_ID),
         issue=request.headers.get(xroad.ISSUE),
     )
-    finish = _record_later(node, record, t0)
+    finish = _record_later(request, record, t0)
     answer_headers = {"X-Road-Id": xroad_id, "X-Road-Request-Id": request_id}
     try:
         return await _consume(node, request, record, finish, answer_headers)
@@ -435,7 +439,7 @@ async def provide(request: Request) -> Response:
         user_id=headers.get(xroad.USER_ID),
         issue=headers.get(xroad.ISSUE),
     )
-    finish = _record_later(node, record, t0)
+    finish = _record_later(request, record, t0)
     verified: httpsig.Verified | None = None
     reader: FrameReader | None = None
     try:

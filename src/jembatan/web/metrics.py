@@ -35,6 +35,13 @@ class Metrics:
             ["sender", "status"],
             registry=self.registry,
         )
+        self.gateway_calls = Counter(
+            "jembatan_gateway_calls",
+            "Service gateway calls, by role (consumer: our clients' calls out; provider: calls "
+            "to our services) and outcome (ok, or the X-Road-Error type)",
+            ["role", "outcome"],
+            registry=self.registry,
+        )
         self.ledger_entries = Gauge(
             "jembatan_ledger_entries", "Entries in this node's ledger", registry=self.registry
         )
