@@ -200,3 +200,42 @@ def test_admin_drafts_and_signs_an_agreement(federations: object, page: Page) ->
     page.get_by_role("button", name="Sign for this node").click()
     expect(page.get_by_role("status")).to_contain_text("Signed")
     expect(page.locator("dl")).to_contain_text("Awaiting signatures")
+
+
+def test_admin_registers_a_service_and_grants_access(federations: object, page: Page) -> None:
+    from jembatan.gateway import services
+    from jembatan.registry import authority
+    from tests.fed import FederationFactory
+
+    assert isinstance(federations, FederationFactory)
+    fed = federations.build("ASEAN", ("IDN", "MYS"), agreed=False)
+    authority.set_subsystem(fed.registry, "ASEAN/GOV/IDN/health")
+    fed.refresh_all()
+    idn = fed.node("IDN")
+    add_user(idn, "ana", "admin")
+    page.goto(idn.settings.base_url + "/login")
+    page.get_by_label("User name").fill("ana")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Services").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Services")
+    page.get_by_role("link", name="Register a service").click()
+    page.get_by_label("Subsystem").select_option("health")
+    page.get_by_label("Service code").fill("lookup")
+    page.get_by_label("Title").fill("Vaccination lookup")
+    page.get_by_label("Internal base URL").fill("http://10.0.0.5:8080/api")
+    page.get_by_label("Endpoints (optional)").fill("GET /v1/status/{id}\nPOST /v1/records")
+    page.get_by_role("button", name="Register").click()
+    expect(page.get_by_role("status")).to_have_text("Created.")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("health/lookup")
+    expect(page.get_by_role("table").first).to_contain_text("/v1/status/{id}")
+
+    page.get_by_label("Client", exact=True).fill("ASEAN/GOV/MYS/portal")
+    page.get_by_label("Endpoint", exact=True).select_option("GET /v1/status/{id}")
+    page.get_by_role("button", name="Grant access").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    rights = page.get_by_role("table", name="Access rights to health/lookup")
+    expect(rights).to_contain_text("ASEAN/GOV/MYS/portal")
+    expect(rights).to_contain_text("GET /v1/status/{id}")
+    [right] = services.get(idn, "health/lookup").rights
+    assert right.client == "ASEAN/GOV/MYS/portal"
