@@ -74,6 +74,7 @@ def test_file_to_several_recipients(trio: Federation) -> None:
         "application/octet-stream",
         "results.bin",
         "TLP:RED",
+        readers=["ASEAN/GOV/MYS/user/lab", "ASEAN/GOV/SGP/user/lab"],
     )
     delivery.run_once(idn)
     _, deliveries = services.get_message(idn, sent.id)

@@ -36,6 +36,7 @@ PRIVATE_HEADERS: dict[str, str] = {
     "sha256": "str",
     "content_type": "str",
     "filename": "str",
+    "readers": "list[str]",
 }
 
 

@@ -104,6 +104,7 @@ class MessageOut(BaseModel):
     classification: str
     kind: str
     agreement_id: str | None
+    readers: list[str] = Field(description="TLP:RED only: its named readers")
     content_type: str
     filename: str | None
     size: int
@@ -127,6 +128,7 @@ class MessageOut(BaseModel):
             classification=m.classification,
             kind=m.kind,
             agreement_id=m.agreement_id,
+            readers=json.loads(m.readers or "[]"),
             content_type=m.content_type,
             filename=m.filename,
             size=m.size,
@@ -138,6 +140,10 @@ class MessageOut(BaseModel):
             deliveries=[DeliveryOut.of(d) for d in deliveries] if deliveries is not None else None,
             receipt=m.receipt,
         )
+
+
+def _viewer(node: Node, caller: ApiCaller) -> services.Viewer:
+    return services.Viewer.of(node, caller.user)
 
 
 class NewMessage(BaseModel):
@@ -154,6 +160,11 @@ class NewMessage(BaseModel):
     )
     expires: str = Field(default="7d", description="Lifetime: 12h, 7d, 2w ...")
     conversation_id: str | None = Field(default=None, max_length=36)
+    readers: list[str] = Field(
+        default=[],
+        max_length=100,
+        description="TLP:RED only: the people who alone may read it, as MEMBER/user/NAME",
+    )
 
 
 def _payload(body: NewMessage) -> tuple[bytes, str]:
@@ -202,6 +213,7 @@ async def send_message(
             kind=str(form.get("kind", "message")),
             agreement=str(form["agreement"]) if form.get("agreement") else None,
             expires=str(form.get("expires", "7d")),
+            readers=[r for v in form.getlist("readers") for r in str(v).split()],
             text="",
             filename=filename,
         )
@@ -226,6 +238,7 @@ async def send_message(
             caller.user.id,
             body.kind,
             body.agreement,
+            readers=body.readers,
         )
     )
     return MessageOut.of(message, services.get_message(node, message.id)[1])
@@ -250,7 +263,7 @@ def forward(
 ) -> MessageOut:
     node = node_of(request)
     message = services.forward(
-        node, mid, body.to, caller.user.id, caller.user.clearance, body.agreement
+        node, mid, body.to, caller.user.id, _viewer(node, caller), body.agreement
     )
     return MessageOut.of(message, services.get_message(node, message.id)[1])
 
@@ -263,7 +276,8 @@ def list_messages(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[MessageOut]:
-    found = services.list_messages(node_of(request), box, limit, offset, caller.user.clearance)
+    node = node_of(request)
+    found = services.list_messages(node, box, limit, offset, _viewer(node, caller))
     return [MessageOut.of(m) for m in found]
 
 
@@ -273,7 +287,8 @@ def get_message(
     mid: str,
     caller: Annotated[ApiCaller, Depends(require_scope("messages:read"))],
 ) -> MessageOut:
-    message, deliveries = services.get_message(node_of(request), mid, caller.user.clearance)
+    node = node_of(request)
+    message, deliveries = services.get_message(node, mid, _viewer(node, caller))
     return MessageOut.of(message, deliveries)
 
 
@@ -284,7 +299,7 @@ def content(
     caller: Annotated[ApiCaller, Depends(require_scope("messages:read"))],
 ) -> Response:
     node = node_of(request)
-    message, _ = services.get_message(node, mid, caller.user.clearance)
+    message, _ = services.get_message(node, mid, _viewer(node, caller))
     return payload_response(node, message)
 
 
@@ -322,7 +337,7 @@ def envelope(
     caller: Annotated[ApiCaller, Depends(require_scope("messages:read"))],
 ) -> Response:
     node = node_of(request)
-    message, _ = services.get_message(node, mid, caller.user.clearance)
+    message, _ = services.get_message(node, mid, _viewer(node, caller))
     return Response(services.envelope_of(node, message), media_type=ENVELOPE_TYPE)
 
 

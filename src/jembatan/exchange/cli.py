@@ -31,6 +31,10 @@ def send(
     agreement: Annotated[
         str | None, typer.Option(help="Agreement id (default: the only active one that fits).")
     ] = None,
+    reader: Annotated[
+        list[str] | None,
+        typer.Option(help="TLP:RED: a person who may read it, MEMBER/user/NAME (repeat)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Seal a message and queue it; prints the message id. The worker delivers it."""
@@ -50,6 +54,7 @@ def send(
             lifetime,
             kind=kind,
             agreement=agreement,
+            readers=reader,
         )
     else:
         content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
@@ -73,6 +78,7 @@ def send(
                 lifetime,
                 kind=kind,
                 agreement=agreement,
+                readers=reader,
             )
     if as_json:
         print_json(

@@ -87,6 +87,8 @@ class Letter:
     filename: str | None = None
     agreement: str | None = None
     kind: str = "message"  # what the agreement rules call the message (its flow kind)
+    # TLP:RED: the people (MEMBER/user/NAME) who alone may read it, at each end.
+    readers: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def routing(self) -> dict[str, Any]:
@@ -139,6 +141,7 @@ def seal(
         **({"filename": letter.filename} if letter.filename else {}),
         **({"agreement": letter.agreement} if letter.agreement else {}),
         "kind": letter.kind,
+        **({"readers": list(letter.readers)} if letter.readers else {}),
         **letter.extra,
     }
     inner = jws.sign(payload, signer, MESSAGE_TYP, **header).encode()
@@ -237,5 +240,6 @@ def open_envelope(
         filename=head.get("filename"),
         agreement=head.get("agreement"),
         kind=str(head.get("kind", "message")),
+        readers=tuple(str(r) for r in head.get("readers", [])),
     )
     return Opened(letter, verified.payload, str(head["kid"]))

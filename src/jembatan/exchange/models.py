@@ -37,6 +37,8 @@ class Message(Base):
     )
     kind: Mapped[str] = mapped_column(String(64), default="message", index=True)
     agreement_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # TLP:RED only: JSON list of the people (MEMBER/user/NAME) who alone may read it.
+    readers: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Large payloads travel apart from the envelope as an age stream (the blob named here).
     bulk_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Inbox only: the receipt we signed, returned again for a repeated delivery.

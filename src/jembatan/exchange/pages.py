@@ -41,7 +41,8 @@ def _may(who: PortalUser, roles: set[str]) -> None:
 def messages(request: Request, who: Official, box: str = "inbox") -> Response:
     _may(who, READERS)
     box = box if box in ("inbox", "outbox") else "inbox"
-    items = services.list_messages(node_of(request), box, clearance=who.user.clearance)
+    node = node_of(request)
+    items = services.list_messages(node, box, viewer=services.Viewer.of(node, who.user))
     return _pages(request).render(
         request,
         "exchange/list.html",
@@ -86,6 +87,7 @@ async def send(
     classification: Annotated[str, Form()] = "TLP:AMBER",
     expires: Annotated[str, Form()] = "7d",
     agreement: Annotated[str, Form(max_length=64)] = "",
+    readers: Annotated[str, Form(max_length=20_000)] = "",
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     _may(who, SENDERS)
@@ -114,6 +116,7 @@ async def send(
             None,
             who.user.id,
             agreement=agreement or None,
+            readers=readers.split(),
         )
     except JembatanError as exc:
         error = error_text(request, exc)
@@ -123,6 +126,7 @@ async def send(
             "text": text,
             "classification": classification,
             "agreement": agreement,
+            "readers": readers,
         }
         return _compose(request, exc.status, error, form)
     return redirect(f"/messages/{message.id}", "sent")
@@ -132,7 +136,7 @@ async def send(
 def message(request: Request, who: Official, mid: str) -> Response:
     _may(who, READERS)
     node = node_of(request)
-    found, deliveries = services.get_message(node, mid, who.user.clearance)
+    found, deliveries = services.get_message(node, mid, services.Viewer.of(node, who.user))
     text = None
     if found.content_type.startswith("text/plain") and found.size <= 256 * 1024:
         text = services.read_payload(node, found).decode("utf-8", errors="replace")
@@ -143,6 +147,7 @@ def message(request: Request, who: Official, mid: str) -> Response:
         deliveries=deliveries,
         text=text,
         recipients=json.loads(found.recipients),
+        loads=json.loads,
         evidence=ledger.entries_about(node, mid),
         members=other_members(node) if who.user.role in SENDERS else [],
     )
@@ -157,7 +162,7 @@ def forward(
 ) -> Response:
     _may(who, SENDERS)
     node = node_of(request)
-    message = services.forward(node, mid, to or [], who.user.id, who.user.clearance)
+    message = services.forward(node, mid, to or [], who.user.id, services.Viewer.of(node, who.user))
     return redirect(f"/messages/{message.id}", "sent")
 
 
@@ -165,5 +170,5 @@ def forward(
 def download(request: Request, who: Official, mid: str) -> Response:
     _may(who, READERS)
     node = node_of(request)
-    found, _ = services.get_message(node, mid, who.user.clearance)
+    found, _ = services.get_message(node, mid, services.Viewer.of(node, who.user))
     return payload_response(node, found)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from joserfc.jwk import OKPKey
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from jembatan.accounts.models import User
@@ -93,6 +93,7 @@ def send(
     kind: str = "message",
     agreement: str | None = None,
     forwarded_from: str | None = None,
+    readers: list[str] | None = None,
 ) -> Message:
     """Seal a message and queue it for every recipient (outbox row and deliveries in one
     transaction); the delivery worker takes it from there. It goes only under an active
@@ -110,6 +111,7 @@ def send(
         raise InvalidInput("file name must be 1 to 255 characters without '/'")
     view = federation(node)
     members = _recipients(node, view, to)
+    named = check_readers(classification, readers or [], [node.member_id, *members])
     if kind == CONTROL_KIND and content_type != steps.STEP_TYPE:
         raise InvalidInput("kind 'agreement' is reserved for agreement steps")
     terms, payload = _allowed(
@@ -130,6 +132,7 @@ def send(
         filename=filename,
         agreement=terms.id if terms else None,
         kind=kind,
+        readers=named,
     )
     keys = [_current_key(view, m, "enc", now) for m in members]
     own = node.keys().decrypting[-1]  # our newest: we can read our sent mail
@@ -163,6 +166,7 @@ def send(
             created_by=user_id,
             kind=kind,
             agreement_id=letter.agreement,
+            readers=json.dumps(list(named)) if named else None,
         )
         s.add(message)
         s.flush()
@@ -250,14 +254,16 @@ def forward(
     mid: str,
     to: list[str],
     user_id: int | None = None,
-    clearance: str | None = None,
+    viewer: Viewer | None = None,
     agreement: str | None = None,
 ) -> Message:
     """Share a received message onward: only when the agreement it came under allows
     onward sharing, and then under an agreement with the new recipients, like any send."""
-    original, _ = get_message(node, mid, clearance)
+    original, _ = get_message(node, mid, viewer)
     if original.box != "inbox":
         raise InvalidInput("only a received message can be forwarded")
+    if original.classification == RED:
+        raise Forbidden("TLP:RED messages are for their named readers only; none is forwarded")
     terms = rules.terms_of(node, original.agreement_id) if original.agreement_id else None
     if terms is None or not terms.onward_sharing:
         raise Forbidden(
@@ -378,6 +384,7 @@ def _receive(node: Node, peer_member: str, envelope: bytes) -> str:
         raise InvalidInput("the envelope expired at {at}", at=routing["expires"])
     opened: Opened = open_envelope(envelope, node.keys().decrypting, sender_key_for(node))
     letter = opened.letter
+    check_readers(letter.classification, list(letter.readers), [letter.sender, *letter.recipients])
     step = _checked_under_agreement(node, letter, opened.payload)
     content_type, filename = letter.content_type, letter.filename
     size, digest_plain, bulk = len(opened.payload), hashlib.sha256(opened.payload).hexdigest(), None
@@ -411,6 +418,7 @@ def _receive(node: Node, peer_member: str, envelope: bytes) -> str:
                 receipt=receipt,
                 kind=letter.kind,
                 agreement_id=letter.agreement,
+                readers=json.dumps(list(letter.readers)) if letter.readers else None,
             )
             s.add(inbox)
             s.flush()
@@ -501,15 +509,71 @@ def verify_receipt(node: Node, receipt: str, message: Message, recipient: str) -
 # Reading ---------------------------------------------------------------------------------
 
 
+RED = "TLP:RED"
+
+
+def check_readers(classification: str, readers: list[str], members: list[str]) -> tuple[str, ...]:
+    """TLP:RED goes to named people only (MEMBER/user/NAME of the sender or a recipient);
+    other labels name none. The readers, sorted and checked."""
+    named = tuple(sorted({r.strip() for r in readers if r.strip()}))
+    if classification != RED:
+        if named:
+            raise InvalidInput("only TLP:RED messages name their readers")
+        return named
+    if not named:
+        raise InvalidInput(
+            "a TLP:RED message must name its readers (MEMBER/user/NAME at each recipient)"
+        )
+    if len(named) > 100:
+        raise InvalidInput("at most 100 named readers")
+    for reader in named:
+        member, sep, name = reader.rpartition("/user/")
+        if not sep or not name or member not in members:
+            raise InvalidInput(
+                "reader {reader!r} must be MEMBER/user/NAME of the sender or a recipient",
+                reader=reader,
+            )
+    return named
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A person reading messages: what their clearance and name let them see."""
+
+    user_id: int
+    actor: str  # MEMBER/user/NAME, as readers are named
+    clearance: str
+
+    @classmethod
+    def of(cls, node: Node, user: Any) -> Viewer:
+        return cls(int(user.id), user_actor(node.member_id, user.username), str(user.clearance))
+
+    def may_read(self, message: Message) -> bool:
+        if message.classification not in cleared_labels(self.clearance):
+            return False
+        if message.classification != RED:
+            return True
+        return message.created_by == self.user_id or self.actor in json.loads(
+            message.readers or "[]"
+        )
+
+
 def list_messages(
-    node: Node, box: str, limit: int = 100, offset: int = 0, clearance: str | None = None
+    node: Node, box: str, limit: int = 100, offset: int = 0, viewer: Viewer | None = None
 ) -> list[Message]:
-    """Newest first; with a reader's `clearance`, only what that reader may see."""
+    """Newest first; with a `viewer`, only what that person may see."""
     if box not in ("inbox", "outbox"):
         raise InvalidInput("box must be inbox or outbox")
     query = select(Message).where(Message.box == box, Message.kind != CONTROL_KIND)
-    if clearance is not None:
-        query = query.where(Message.classification.in_(cleared_labels(clearance)))
+    if viewer is not None:
+        query = query.where(
+            Message.classification.in_(cleared_labels(viewer.clearance)),
+            or_(
+                Message.classification != RED,
+                Message.created_by == viewer.user_id,
+                Message.readers.contains(json.dumps(viewer.actor), autoescape=True),
+            ),
+        )
     with node.db() as s:
         return list(
             s.scalars(query.order_by(Message.id.desc()).limit(min(limit, 500)).offset(offset))
@@ -517,19 +581,22 @@ def list_messages(
 
 
 def get_message(
-    node: Node, mid: str, clearance: str | None = None
+    node: Node, mid: str, viewer: Viewer | None = None
 ) -> tuple[Message, list[Delivery]]:
-    """One message; with a reader's `clearance`, refused when classified above it."""
+    """One message; with a `viewer`, refused when classified above their clearance, or
+    TLP:RED and they are not among its named readers."""
     with node.db() as s:
         message = s.get(Message, mid)
         if message is None:
             raise NotFound("no message {mid}", mid=mid)
-        if clearance is not None and message.classification not in cleared_labels(clearance):
+        if viewer is not None and message.classification not in cleared_labels(viewer.clearance):
             raise Forbidden(
                 "your clearance ({clearance}) is below this message's classification ({label})",
-                clearance=clearance,
+                clearance=viewer.clearance,
                 label=message.classification,
             )
+        if viewer is not None and not viewer.may_read(message):
+            raise Forbidden("this TLP:RED message is for its named readers only")
         deliveries = list(
             s.scalars(
                 select(Delivery).where(Delivery.message_id == mid).order_by(Delivery.recipient)

@@ -1,4 +1,4 @@
-"""service gateway
+"""service gateway, and named readers of TLP:RED messages
 
 Revision ID: 0006
 Revises: 0005
@@ -129,8 +129,13 @@ def upgrade() -> None:
             batch_op.f("ix_gateway_access_rights_service_id"), ["service_id"], unique=False
         )
 
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("readers", sa.Text(), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_column("readers")
     with op.batch_alter_table("gateway_access_rights", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_gateway_access_rights_service_id"))
 
