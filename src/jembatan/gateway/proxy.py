@@ -32,6 +32,7 @@ from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.registry import peers
 from jembatan.registry.membership import USER_AGENT, federation
+from jembatan.store.batch import Batcher
 from jembatan.store.schema import utcnow
 from jembatan.web.metrics import Metrics
 
@@ -57,6 +58,7 @@ OPTIONAL_COMPONENTS = (LENGTH, "content-type", xroad.USER_ID, xroad.ISSUE, AGREE
 NODE_SET = frozenset({"date", "x-request-id"})
 MEDIATED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 NO_BODY_STATUS = frozenset({204, 304})
+SMALL = 256 * 1024  # answers up to this size are checked whole, then sent in one piece
 
 
 def request_hash(signature_base: bytes, body_sha512: bytes | None) -> str:
@@ -76,7 +78,11 @@ def _http(node: Node) -> httpx.AsyncClient:
     if not isinstance(client, httpx.AsyncClient):
         client = httpx.AsyncClient(
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            # Idle connections are dropped before a server's usual 5 s keep-alive ends, so a
+            # call never goes out on a connection the other side is closing.
+            limits=httpx.Limits(
+                max_connections=256, max_keepalive_connections=64, keepalive_expiry=2.0
+            ),
             follow_redirects=False,
         )
         node.extras[key] = client
@@ -168,7 +174,9 @@ def _record_later(request: Request, record: services.CallRecord, t0: float) -> C
         record.duration_ms = int((time.perf_counter() - t0) * 1000)
         with anyio.CancelScope(shield=True):
             try:
-                await run_in_threadpool(services.record_call, node, record)
+                await asyncio.wrap_future(
+                    Batcher.of(node).submit(lambda s: services.write_call(s, record))
+                )
             except Exception:  # the answer is already on its way; the log says what failed
                 log.exception("gateway call not recorded", request_id=record.request_id)
 
@@ -381,6 +389,15 @@ async def _answer(
             fill()
             await finish()
 
+    length = answer.headers.get(LENGTH, "")
+    if not error and status not in NO_BODY_STATUS and length.isdigit() and int(length) <= SMALL:
+        data = await _collect(body(), SMALL + 1)  # small: checked whole before it is sent
+        if len(data) != int(length):
+            raise xroad.GatewayError(
+                xroad.INCONSISTENT,
+                f"the answer of {service.provider}'s node is not the length it signed",
+            )
+        return Response(data, status_code=status, headers=headers)
     if error:
         record.message = (await _collect(body()))[:500].decode(errors="replace")
         parsed = xroad.GatewayError.parse(error, status, record.message.encode())
@@ -444,8 +461,7 @@ async def provide(request: Request) -> Response:
     reader: FrameReader | None = None
     try:
         try:
-            peer, checked = await run_in_threadpool(
-                peers.check_signed_values,
+            peer, checked = await peers.check_signed_values(
                 node,
                 headers,
                 lambda name: {"@method": request.method, "@target-uri": target}.get(name),
@@ -472,7 +488,10 @@ async def provide(request: Request) -> Response:
             except (BodyRefused, ClientDisconnect):
                 pass
         record.request_hash = request_hash_value or None
-        answer = _signed(
+        claimed = record.request_id
+        if verified is None:  # the claimed request id is not ours to log under
+            record.request_id = str(uuid.uuid4())
+        return await _signed(
             node,
             record,
             finish,
@@ -480,10 +499,8 @@ async def provide(request: Request) -> Response:
             _error_headers(exc),
             _one(exc.body()),
             request_hash_value,
+            request_id=claimed,
         )
-        if verified is None:  # the claimed request id is not ours to log under
-            record.request_id = str(uuid.uuid4())
-        return answer
 
 
 def _error_headers(exc: xroad.GatewayError) -> dict[str, str]:
@@ -494,7 +511,7 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-def _signed(
+async def _signed(
     node: Node,
     record: services.CallRecord,
     finish: Callable[[], Any],
@@ -503,10 +520,13 @@ def _signed(
     content: AsyncIterator[bytes],
     request_hash_value: str,
     close: Callable[[], Any] | None = None,
+    small: bool = True,
+    request_id: str | None = None,
 ) -> Response:
-    """Our signed, framed answer to the consumer's node."""
+    """Our signed, framed answer to the consumer's node: built whole when small, else
+    streamed."""
     headers[STATUS] = str(status)
-    headers[xroad.REQUEST_ID] = record.request_id
+    headers[xroad.REQUEST_ID] = request_id or record.request_id
     headers[xroad.REQUEST_HASH] = request_hash_value or "-"
     headers[FRAMING_HEADER] = FRAMING
     if record.agreement_id:
@@ -518,6 +538,20 @@ def _signed(
 
     def fill() -> None:
         record.response_bytes, record.response_sha256 = writer.size, writer.sha256 or None
+
+    if small:
+        try:
+            whole = b"".join([piece async for piece in writer.frames(content)])
+        except httpx.TransportError as exc:
+            raise xroad.GatewayError(
+                xroad.SERVICE_FAILED, f"the service's answer broke off: {exc}"
+            ) from None
+        finally:
+            if close is not None:
+                await close()
+        fill()
+        await finish()
+        return Response(whole, status_code=200, headers=headers)
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -569,7 +603,7 @@ async def _provide(
     sub = service.subsystem.subsystem
     if service.code in xroad.METADATA and rest in ("", "/"):
         return await _metadata(node, request, record, finish, verified, reader, client, sub)
-    view = services.find(node, sub, service.code)
+    view = services.find_for_call(node, sub, service.code)
     if view is None:
         raise xroad.GatewayError(xroad.UNKNOWN_SERVICE, f"Unknown service: {service}")
     _, record.agreement_id = await run_in_threadpool(
@@ -620,7 +654,8 @@ async def _provide(
     if "content-length" in answer.headers and request.method != "HEAD":
         headers[LENGTH] = answer.headers["content-length"]
     record.status = answer.status_code
-    return _signed(
+    length = answer.headers.get("content-length", "")
+    return await _signed(
         node,
         record,
         finish,
@@ -629,6 +664,7 @@ async def _provide(
         answer.aiter_raw(),
         record.request_hash,
         answer.aclose,
+        small=length.isdigit() and int(length) <= SMALL,
     )
 
 
@@ -667,7 +703,7 @@ async def _metadata(
         body, media = json.dumps(doc).encode(), "application/json"
     record.status = 200
     headers = {"content-type": media, LENGTH: str(len(body))}
-    return _signed(node, record, finish, 200, headers, _one(body), record.request_hash)
+    return await _signed(node, record, finish, 200, headers, _one(body), record.request_hash)
 
 
 def _hash_of(verified: httpsig.Verified, reader: FrameReader) -> str:

@@ -4,12 +4,15 @@ ledger entries. Transactions live here."""
 
 from __future__ import annotations
 
+import functools
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,7 +23,7 @@ from jembatan.gateway import endpoints as patterns
 from jembatan.gateway import xroad
 from jembatan.gateway.models import AccessRight, Call, Endpoint, Service
 from jembatan.identifiers import SubsystemId, service_code
-from jembatan.ledger.entries import Event, record
+from jembatan.ledger.entries import Event, record_many
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.registry.membership import federation, own_anchor
@@ -40,6 +43,21 @@ def service_kind(subsystem: str, code: str) -> str:
 
 
 # Registering and describing ---------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _invalidates(func: F) -> F:
+    """After a change, calls read the service's settings afresh (see find_for_call)."""
+
+    @functools.wraps(func)
+    def wrapper(node: Node, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(node, *args, **kwargs)
+        finally:
+            node.extras.pop("gateway_views", None)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def own_subsystems(node: Node) -> tuple[str, ...]:
@@ -64,6 +82,7 @@ def _openapi_endpoints(text: str) -> list[tuple[str, str]]:
     return found
 
 
+@_invalidates
 def add_service(
     node: Node,
     subsystem: str,
@@ -168,6 +187,26 @@ def find(node: Node, subsystem: str, code: str) -> ServiceView | None:
         return _load(s, row) if row is not None else None
 
 
+# How long a call may go by a service's settings as read, when another process (a CLI
+# command) changed them; this process's own changes apply at once.
+VIEW_SECONDS = 1.0
+
+
+def find_for_call(node: Node, subsystem: str, code: str) -> ServiceView | None:
+    """`find`, remembered for VIEW_SECONDS: every call needs the service, its endpoints and
+    its access rights."""
+    now = time.monotonic()
+    views = node.extras.setdefault("gateway_views", {})
+    assert isinstance(views, dict)
+    found = views.get((subsystem, code))
+    if found is not None and now - found[0] < VIEW_SECONDS:
+        view: ServiceView | None = found[1]
+        return view
+    view = find(node, subsystem, code)
+    views[(subsystem, code)] = (now, view)
+    return view
+
+
 def get(node: Node, name: str) -> ServiceView:
     view = find(node, *_ref(name))
     if view is None:
@@ -183,6 +222,7 @@ def list_services(node: Node, subsystem: str | None = None) -> list[ServiceView]
         return [_load(s, row) for row in list(s.scalars(query))]
 
 
+@_invalidates
 def change_service(
     node: Node,
     name: str,
@@ -222,6 +262,7 @@ def _service_row(s: Session, subsystem: str, code: str) -> Service:
     return row
 
 
+@_invalidates
 def remove_service(node: Node, name: str) -> None:
     with node.transaction() as s:
         row = _service_row(s, *_ref(name))
@@ -230,6 +271,7 @@ def remove_service(node: Node, name: str) -> None:
         s.delete(row)
 
 
+@_invalidates
 def set_endpoint(node: Node, name: str, method: str, path: str, enabled: bool) -> ServiceView:
     """Add an endpoint, or enable or disable one that exists."""
     method, path = patterns.check_method(method), patterns.check_path(path)
@@ -271,6 +313,7 @@ def _endpoint_id(s: Session, service: Service, endpoint: str | None) -> int | No
     return found
 
 
+@_invalidates
 def grant(node: Node, name: str, client: str, actor: str, endpoint: str | None = None) -> None:
     """Let a client subsystem (or every other party of an agreement) call the service, or
     one endpoint of it ("METHOD PATH")."""
@@ -302,6 +345,7 @@ def _right(s: Session, row: Service, client: str, endpoint_id: int | None) -> Ac
     )
 
 
+@_invalidates
 def revoke(node: Node, name: str, client: str, endpoint: str | None = None) -> None:
     client = _client(client)
     with node.transaction() as s:
@@ -548,8 +592,7 @@ class CallRecord:
     actor: str = ""
 
 
-def record_call(node: Node, call: CallRecord) -> int:
-    """The call's row and its ledger entry, in one transaction; the entry's index."""
+def _event(call: CallRecord) -> Event:
     details: dict[str, Any] = {
         "client": call.client,
         "service": call.service,
@@ -574,39 +617,50 @@ def record_call(node: Node, call: CallRecord) -> int:
         for k, v in (("request_body", call.request_sha256), ("response_body", call.response_sha256))
         if v
     }
-    event = Event(
+    return Event(
         SERVICE_CALLED if call.role == "consumer" else SERVICE_SERVED,
         call.actor or call.client,
         call.request_id,
         details,
         hashes,
     )
+
+
+def _row(call: CallRecord, index: int) -> dict[str, Any]:
+    return {
+        "request_id": call.request_id,
+        "role": call.role,
+        "xroad_id": call.xroad_id[:255],
+        "client": call.client,
+        "service": call.service,
+        "method": call.method,
+        "path": call.path,
+        "status": call.status,
+        "error": call.error,
+        "message": (call.message or "")[:500] or None,
+        "agreement_id": call.agreement_id,
+        "user_id": call.user_id,
+        "issue": call.issue,
+        "request_hash": call.request_hash,
+        "response_hash": call.response_sha256,
+        "request_bytes": call.request_bytes,
+        "response_bytes": call.response_bytes,
+        "started_at": call.started_at,
+        "duration_ms": call.duration_ms,
+        "ledger_index": index,
+    }
+
+
+def record_call(node: Node, call: CallRecord) -> int:
+    """The call's row and its ledger entry, in one transaction; the entry's index."""
     with node.transaction() as s:
-        index = record(s, event)
-        s.add(
-            Call(
-                request_id=call.request_id,
-                role=call.role,
-                xroad_id=call.xroad_id[:255],
-                client=call.client,
-                service=call.service,
-                method=call.method,
-                path=call.path,
-                status=call.status,
-                error=call.error,
-                message=(call.message or "")[:500] or None,
-                agreement_id=call.agreement_id,
-                user_id=call.user_id,
-                issue=call.issue,
-                request_hash=call.request_hash,
-                response_hash=call.response_sha256,
-                request_bytes=call.request_bytes,
-                response_bytes=call.response_bytes,
-                started_at=call.started_at,
-                duration_ms=call.duration_ms,
-                ledger_index=index,
-            )
-        )
+        return write_call(s, call)
+
+
+def write_call(s: Session, call: CallRecord) -> int:
+    """The call's row and ledger entry inside the caller's transaction (see store.batch)."""
+    [index] = record_many(s, [_event(call)])
+    s.execute(insert(Call), [_row(call, index)])
     return index
 
 

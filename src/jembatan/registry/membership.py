@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,6 +80,7 @@ def set_anchor(node: Node, anchor: TrustAnchor) -> None:
             )
         else:
             row.registry_url, row.key = anchor.registry_url, json.dumps(anchor.key)
+    forget_view(node)
 
 
 def _node_jwks(node: Node, status: str) -> list[dict[str, Any]]:
@@ -147,8 +149,30 @@ class Federation:
 _cache_lock = threading.Lock()
 
 
+# How long the view is trusted without asking the database whether another process (a CLI
+# command, a second worker) accepted a newer directory; this process's own changes show
+# at once. A gateway call asks for the view several times.
+VIEW_RECHECK_SECONDS = 1.0
+
+
+def forget_view(node: Node) -> None:
+    """This process changed the directory copies: the next look-up reads them again."""
+    with _cache_lock:
+        node.extras.pop("federation_checked", None)
+
+
 def federation(node: Node) -> Federation:
     """The current trusted view, parsed once per set of directory serials."""
+    now = time.monotonic()
+    with _cache_lock:
+        cached = node.extras.get("federation")
+        checked = node.extras.get("federation_checked")
+        if (
+            isinstance(cached, tuple)
+            and isinstance(checked, float)
+            and now - checked < VIEW_RECHECK_SECONDS
+        ):
+            return _unexpired(cached[1])
     with node.db() as s:  # the cheap question first: did any serial change?
         rows = s.execute(select(DirectoryCopy.instance, DirectoryCopy.serial))
         marker: tuple[tuple[str, int], ...] = tuple(sorted((i, n) for i, n in rows))
@@ -156,6 +180,7 @@ def federation(node: Node) -> Federation:
         cached = node.extras.get("federation")
         if isinstance(cached, tuple) and cached[0] == marker:
             view: Federation = cached[1]
+            node.extras["federation_checked"] = now
             return _unexpired(view)
     with node.db() as s:
         copies = list(s.scalars(select(DirectoryCopy)))
@@ -174,6 +199,7 @@ def federation(node: Node) -> Federation:
         view.others = {}
     with _cache_lock:
         node.extras["federation"] = (marker, view)
+        node.extras["federation_checked"] = now
     return _unexpired(view)
 
 
@@ -263,6 +289,7 @@ def accept_directory(node: Node, anchor: TrustAnchor, signed: str) -> RefreshRes
                     {"directory": hashlib.sha256(signed.encode()).hexdigest()},
                 ),
             )
+    forget_view(node)
     return RefreshResult(anchor.instance, directory.serial, changed)
 
 
@@ -285,6 +312,7 @@ def refresh(node: Node) -> list[RefreshResult]:
                 DirectoryCopy.instance.not_in([anchor.instance, *view.own.trusted])
             )
         )
+    forget_view(node)
     _settle_keys(node)
     return results
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +14,6 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Request
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from jembatan.crypto import httpsig
@@ -22,6 +22,7 @@ from jembatan.errors import Unauthenticated, Unavailable
 from jembatan.node.context import Node
 from jembatan.registry.membership import federation, http
 from jembatan.registry.models import SeenNonce
+from jembatan.store.batch import Batcher, insert_ignoring
 from jembatan.store.schema import utcnow
 
 
@@ -70,10 +71,11 @@ def check_signed(node: Node, method: str, uri: str, headers: Any, body: bytes) -
     return _accept(node, signed)
 
 
-def check_signed_values(
+async def check_signed_values(
     node: Node, headers: Any, derived: Callable[[str], str | None], required: tuple[str, ...]
 ) -> tuple[Peer, httpsig.Verified]:
-    """Like check_signed, for messages whose body is authenticated apart (see gateway)."""
+    """Like check_signed, for messages whose body is authenticated apart (see gateway).
+    The nonce is recorded by group commit: many calls at once share one transaction."""
     try:
         verified = httpsig.verify_values(
             headers,
@@ -85,27 +87,37 @@ def check_signed_values(
         )
     except httpsig.SignatureRefused as exc:
         raise Unauthenticated("request signature refused: {reason}", reason=str(exc)) from None
-    return _accept(node, verified.request), verified
+    signed = verified.request
+    row = _nonce_row(node, signed)
+    fresh = await asyncio.wrap_future(
+        Batcher.of(node).submit(lambda s: insert_ignoring(s, SeenNonce, row))
+    )
+    if not fresh:
+        raise Unauthenticated("request signature refused: replayed nonce")
+    return _peer(node, signed), verified
+
+
+def _nonce_row(node: Node, signed: httpsig.SignedRequest) -> dict[str, Any]:
+    max_age = node.settings.signature_max_age_seconds
+    return {
+        "keyid": signed.keyid,
+        "nonce": signed.nonce,
+        "expires_at": utcnow() + timedelta(seconds=max_age + httpsig.CLOCK_SKEW),
+    }
+
+
+def _peer(node: Node, signed: httpsig.SignedRequest) -> Peer:
+    record = federation(node).key(signed.keyid)
+    member = federation(node).member(record.member)
+    return Peer(record.member, signed.keyid, member.node_url)
 
 
 def _accept(node: Node, signed: httpsig.SignedRequest) -> Peer:
     """Record the nonce (a replay is refused) and name the sender."""
-    max_age = node.settings.signature_max_age_seconds
-    record = federation(node).key(signed.keyid)
-    member = federation(node).member(record.member)
-    with node.db() as s:
-        s.add(
-            SeenNonce(
-                keyid=signed.keyid,
-                nonce=signed.nonce,
-                expires_at=utcnow() + timedelta(seconds=max_age + httpsig.CLOCK_SKEW),
-            )
-        )
-        try:
-            s.commit()
-        except IntegrityError:
-            raise Unauthenticated("request signature refused: replayed nonce") from None
-    return Peer(record.member, signed.keyid, member.node_url)
+    with node.transaction() as s:
+        if not insert_ignoring(s, SeenNonce, _nonce_row(node, signed)):
+            raise Unauthenticated("request signature refused: replayed nonce")
+    return _peer(node, signed)
 
 
 async def signed_peer(request: Request) -> Peer:

@@ -43,6 +43,9 @@ def create_app(node: Node) -> FastAPI:
     app.state.cookies = CookieJar(node)
     app.state.pages = Pages(CAPABILITIES)
     problems.install(app)
+    # First: every gateway call is matched against the routes before its own.
+    app.include_router(gateway_api.xroad_router)
+    app.include_router(gateway_api.fed_router)
     app.include_router(ops.router)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
@@ -60,8 +63,6 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(ledger_pages.router)
     app.include_router(agreements_api.router)
     app.include_router(agreements_pages.router)
-    app.include_router(gateway_api.xroad_router)
-    app.include_router(gateway_api.fed_router)
     app.include_router(gateway_api.router)
     app.include_router(gateway_pages.router)
     app.include_router(registry_api.fed_fallback_router)  # last: catches other /fed/ paths
