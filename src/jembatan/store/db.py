@@ -35,7 +35,11 @@ def open_engine(url: str) -> Engine:
     except ArgumentError:
         raise ConfigError("setting JEMBATAN_DATABASE_URL is invalid: not a database URL") from None
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        # Connections are kept, not opened per burst: each new one costs a connect and the
+        # pragmas below (the gateway's concurrent calls showed it).
+        engine = create_engine(
+            parsed, connect_args={"check_same_thread": False}, pool_size=20, max_overflow=20
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() != "postgresql":
