@@ -112,7 +112,14 @@ def test_signed_by_every_party_then_enforced_both_ways(trio: Federation) -> None
     with pytest.raises(InvalidInput, match="reserved for agreement steps"):
         services.send(idn, ["ASEAN/GOV/MYS"], "Sneaky", b"x", kind="agreement")
     with pytest.raises(Forbidden, match="TLP:RED is above the ceiling TLP:AMBER"):
-        services.send(idn, ["ASEAN/GOV/MYS"], "Secret", b"x", classification="TLP:RED")
+        services.send(
+            idn,
+            ["ASEAN/GOV/MYS"],
+            "Secret",
+            b"x",
+            classification="TLP:RED",
+            readers=["ASEAN/GOV/MYS/user/ana"],
+        )
     with pytest.raises(Forbidden, match="no active agreement between"):
         services.send(idn, ["ASEAN/GOV/SGP"], "Not a party", b"x")
     later = utcnow() + timedelta(days=400)

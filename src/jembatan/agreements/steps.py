@@ -197,6 +197,8 @@ def end(
 def record_step(
     node: Node, s: Session, kind: str, actor: str, row: Agreement, details: dict[str, Any]
 ) -> None:
+    # Every change of an agreement passes here: caches of the active terms start over.
+    node.extras["agreements_generation"] = int(str(node.extras.get("agreements_generation", 0))) + 1
     record(
         s,
         Event(

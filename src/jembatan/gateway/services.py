@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jembatan.agreements import rules as agreement_rules
-from jembatan.agreements.terms import refusal
+from jembatan.agreements.terms import Terms, refusal
 from jembatan.errors import Conflict, InvalidInput, JembatanError, NotFound, Unavailable
 from jembatan.gateway import endpoints as patterns
 from jembatan.gateway import xroad
@@ -370,12 +370,26 @@ def published(node: Node) -> list[dict[str, str]]:
 # Deciding a call --------------------------------------------------------------------------
 
 
+def _active_terms(node: Node) -> list[Terms]:
+    """The active agreements, read at most once a second for calls (at once after a change
+    in this process, see steps.record_step)."""
+    generation = node.extras.get("agreements_generation", 0)
+    cached = node.extras.get("gateway_agreements")
+    now = time.monotonic()
+    if isinstance(cached, tuple) and cached[0] == generation and now - cached[1] < VIEW_SECONDS:
+        found: list[Terms] = cached[2]
+        return found
+    found = agreement_rules.active(node)
+    node.extras["gateway_agreements"] = (generation, now, found)
+    return found
+
+
 def covering_agreement(node: Node, view: ServiceView, client: SubsystemId) -> str | None:
     """The active agreement that lets this service's data flow to the client's member."""
     consumer = str(client.member)
     kind = service_kind(view.service.subsystem, view.service.code)
     now = utcnow()
-    for terms in agreement_rules.active(node):
+    for terms in _active_terms(node):
         for wanted in (kind, ANY_SERVICE_KIND):
             if refusal(terms, node.member_id, [consumer], wanted, "TLP:CLEAR", now) is None:
                 return terms.id
@@ -666,8 +680,9 @@ def write_call(s: Session, call: CallRecord) -> int:
 
 def seen(node: Node, request_id: str) -> bool:
     """Whether another member's call with this request id was served already."""
-    with node.db() as s:
-        return s.get(Call, (request_id, "provider")) is not None
+    query = select(Call.request_id).where(Call.request_id == request_id, Call.role == "provider")
+    with node.engine.connect() as conn:
+        return conn.execute(query).first() is not None
 
 
 def calls(
