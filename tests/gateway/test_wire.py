@@ -4,6 +4,7 @@ checked here without the product's own code: RFC 9421 signatures by the independ
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import struct
@@ -11,6 +12,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from http_message_signatures import (
     HTTPMessageSigner,
@@ -20,8 +22,11 @@ from http_message_signatures import (
 )
 
 from jembatan.crypto.keys import raw_public_ed25519
-from jembatan.gateway import services
+from jembatan.gateway import proxy, services, xroad
+from jembatan.gateway.frames import FrameWriter
+from jembatan.identifiers import SubsystemId
 from jembatan.registry.membership import federation
+from jembatan.store.schema import utcnow
 from tests.gateway.conftest import Setup
 
 CONTEXT = b"jembatan-gateway-body/1\n"
@@ -163,3 +168,51 @@ def test_a_replayed_call_is_refused(setup: Setup) -> None:
     again = httpx.Client().send(request)
     assert again.headers["x-road-error"] == "Server.ServerProxy.InvalidSignatureValue"
     assert b"replayed" in _unframe(again.content)[0]
+
+
+def test_an_answer_bound_to_another_request_is_refused(setup: Setup) -> None:
+    """The consumer's node recomputes X-Road-Request-Hash: a properly signed answer of the
+    provider's node that was made for another request (replayed, or swapped in transit)
+    does not reach the agency's system."""
+    idn, mys = setup.idn, setup.mys
+    request_base = b'"@method": GET\n"@signature-params": ("@method");created=1'
+    writer = FrameWriter(lambda digest: b"")
+    record = services.CallRecord(
+        "consumer", "req-1", "x-1", "ASEAN/GOV/MYS/portal", "", "GET", "", utcnow()
+    )
+    for bound_to, refused in ((request_base, False), (b"another request", True)):
+        headers = {
+            "jembatan-status": "200",
+            "x-road-request-id": "req-1",
+            "x-road-request-hash": proxy.request_hash(bound_to, None),
+            "jembatan-body-framing": "jb-frames/1",
+            "content-type": "application/json",
+            "jembatan-body-length": "2",
+        }
+        values = {"@status": "200", **{k: headers[k] for k in proxy.RESPONSE_COMPONENTS[1:]}}
+        signature, _, _ = proxy._sign(idn, values, headers)
+        body = _framed(b"{}", signature, idn.keys().signer().signing_key())
+        answer = httpx.Response(200, headers=headers, stream=httpx.ByteStream(body))
+
+        async def nothing() -> None:
+            return None
+
+        async def attempt(answer: httpx.Response = answer) -> Any:
+            return await proxy._answer(
+                mys,
+                record,
+                nothing,
+                {},
+                answer,
+                xroad.ServiceId(SubsystemId.parse("ASEAN/GOV/IDN/health"), "echo"),
+                request_base,
+                writer,
+            )
+
+        if refused:
+            with pytest.raises(xroad.GatewayError) as caught:
+                asyncio.run(attempt())
+            assert caught.value.type == "Server.ClientProxy.InconsistentResponse"
+            assert "bound to another request" in caught.value.message
+        else:
+            assert asyncio.run(attempt()).body == b"{}"
