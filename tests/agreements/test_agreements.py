@@ -269,6 +269,36 @@ def test_cli_and_api_and_portal(trio: Federation) -> None:
     haze_sent = services.send(mys, ["ASEAN/GOV/SGP"], "Haze", b"x", classification="TLP:GREEN")
     assert haze_sent.agreement_id == haze.terms.id
 
+    # Amending in the portal: the form comes filled in with the terms in force, and saving
+    # drafts version 2 of the same agreement (which the parties then sign).
+    with TestClient(create_app(mys)) as client:
+        login(client, "mia")
+        detail = client.get(f"/agreements/{haze.terms.id}")
+        assert f'href="/agreements/{haze.terms.id}/amend"' in detail.text
+        form = client.get(f"/agreements/{haze.terms.id}/amend")
+        assert 'value="Haze monitoring"' in form.text
+        assert f'name="amends" value="{haze.terms.id}"' in form.text
+        answer = client.post(
+            "/agreements",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "amends": haze.terms.id,
+                "title": "Haze monitoring",
+                "parties": ["ASEAN/GOV/SGP"],
+                "kinds": "message air.quality",
+                "purpose": "Air quality",
+                "legal_basis": "ASEAN haze agreement",
+                "ceiling": "TLP:GREEN",
+                "valid_days": "90",
+            },
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303
+    amended = agreements.get(mys, haze.terms.id)
+    assert (amended.terms.version, amended.status) == (2, "draft")
+    assert "air.quality" in amended.terms.flows[0].kinds
+    assert agreements.get(mys, haze.terms.id, 1).status == "active"  # until v2 is signed
+
 
 def _agreement(a: Node, b: Node, nodes: list[Node], **rules: object) -> str:
     held = agreements.draft(

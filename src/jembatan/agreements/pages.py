@@ -77,6 +77,7 @@ def create(
     deny_fields: Annotated[str, Form(max_length=2000)] = "",
     pseudonymise_fields: Annotated[str, Form(max_length=2000)] = "",
     remove_denied: Annotated[bool, Form()] = False,
+    amends: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     node = node_of(request)
     services.require_signer(who.user.role, node)
@@ -95,10 +96,12 @@ def create(
             deny_fields=deny_fields.replace(",", " ").split(),
             pseudonymise_fields=pseudonymise_fields.replace(",", " ").split(),
             denied="remove" if remove_denied else "refuse",
+            amends=amends or None,
             actor=user_actor(node.member_id, who.user.username),
         )
     except JembatanError as exc:
         form = {
+            "amends": amends,
             "title": title,
             "purpose": purpose,
             "legal_basis": legal_basis,
@@ -113,6 +116,27 @@ def create(
         }
         return _form(request, who, exc.status, error_text(request, exc), form)
     return redirect(f"/agreements/{held.terms.id}", "created")
+
+
+@router.get("/agreements/{agreement_id}/amend", response_class=HTMLResponse)
+def amend(request: Request, who: Official, agreement_id: str) -> Response:
+    """The create form, filled in with the latest version's terms."""
+    terms = services.get(node_of(request), agreement_id).terms
+    rules = terms.field_rules
+    form: dict[str, object] = {
+        "amends": terms.id,
+        "title": terms.title,
+        "purpose": terms.purpose,
+        "legal_basis": terms.legal_basis.text,
+        "legal_reference": terms.legal_basis.reference,
+        "parties": list(terms.parties),
+        "kinds": " ".join(sorted({k for f in terms.flows for k in f.kinds})),
+        "ceiling": terms.classification_ceiling,
+        "allow_fields": " ".join(rules.allow),
+        "deny_fields": " ".join(rules.deny),
+        "pseudonymise_fields": " ".join(rules.pseudonymise),
+    }
+    return _form(request, who, form=form)
 
 
 @router.get("/agreements/{agreement_id}", response_class=HTMLResponse)
