@@ -58,6 +58,16 @@ def test_cli_registers_grants_and_shows_calls(setup: Setup, tmp_path: Path) -> N
     assert json.loads(granted.stdout)["access"][0]["endpoint"] == "GET /v1/things/{id}"
     bad_client = run("service", "grant", "health/things", "not-an-id", *d, env=env)
     assert bad_client.returncode == 2
+    changed = run(
+        "service", "set", "health/things", "--title", "Things", "--timeout", "5", *d, "--json",
+        env=env,
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert (json.loads(changed.stdout)["title"], json.loads(changed.stdout)["timeout_seconds"]) == (
+        "Things",
+        5,
+    )
+    assert run("service", "set", "health/things", "--url", "ftp://x", *d, env=env).returncode == 2
     disabled = run(
         "service", "endpoint", "health/things", "DELETE", "/v1/things/{id}", "--disable", *d,
         env=env,

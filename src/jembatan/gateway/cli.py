@@ -1,5 +1,5 @@
-"""`jembatan service add | list | show | endpoint | enable | disable | remove | grant |
-revoke | calls`: the services this node provides to other members, and the call log."""
+"""`jembatan service add | list | show | set | endpoint | enable | disable | remove | grant
+| revoke | calls`: the services this node provides to other members, and the call log."""
 
 from __future__ import annotations
 
@@ -105,6 +105,32 @@ def show(name: Name, data_dir: DataDir = None, as_json: Json = False) -> None:
     """One service: endpoints and access rights."""
     node = open_node(data_dir)
     _show(node, services.get(node, name), as_json)
+
+
+@service_app.command("set")
+@clear_errors
+def set_(
+    name: Name,
+    data_dir: DataDir = None,
+    url: Annotated[str | None, typer.Option(help="New base URL of the internal service.")] = None,
+    title: Annotated[str | None, typer.Option(help="New title.")] = None,
+    openapi: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="New OpenAPI 3 JSON file.")
+    ] = None,
+    timeout: Annotated[int | None, typer.Option(min=1, max=3600, help="Seconds to wait.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Change a service's internal URL, title, OpenAPI description or timeout."""
+    node = open_node(data_dir)
+    view = services.change_service(
+        node,
+        name,
+        base_url=url,
+        title=title,
+        openapi=openapi.read_text() if openapi else None,
+        timeout_seconds=timeout,
+    )
+    _show(node, view, as_json)
 
 
 @service_app.command("endpoint")
