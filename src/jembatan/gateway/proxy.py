@@ -56,6 +56,7 @@ RESPONSE_COMPONENTS = ("@status", STATUS, xroad.REQUEST_ID, xroad.REQUEST_HASH, 
 OPTIONAL_COMPONENTS = (LENGTH, "content-type", xroad.USER_ID, xroad.ISSUE, AGREEMENT, xroad.ERROR)
 # Set by the provider's node for its own hop; ours sets its own.
 NODE_SET = frozenset({"date", "x-request-id"})
+IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS"})
 MEDIATED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 NO_BODY_STATUS = frozenset({204, 304})
 SMALL = 256 * 1024  # answers up to this size are checked whole, then sent in one piece
@@ -628,7 +629,15 @@ async def _provide(
         timeout=httpx.Timeout(view.service.timeout_seconds, connect=10.0),
     )
     try:
-        answer = await http.send(outgoing, stream=True)
+        try:
+            answer = await http.send(outgoing, stream=True)
+        except httpx.RemoteProtocolError:
+            if content is not None or request.method not in IDEMPOTENT:
+                raise
+            # The service closed a kept-alive connection as we reused it: an idempotent
+            # request without a body may go once more, on a fresh connection (RFC 9110
+            # §9.2.2).
+            answer = await http.send(outgoing, stream=True)
     except (BodyRefused, ClientDisconnect) as exc:
         raise xroad.GatewayError(
             xroad.SERVER_SIGNATURE, f"the request body was refused: {exc}"
