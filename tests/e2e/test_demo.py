@@ -35,7 +35,8 @@ def _free_base_port() -> int:
     for base in range(start, 60000, 97):
         try:
             sockets = []
-            for port in range(base, base + 4):  # the registry and three nodes
+            # the registry, three nodes and (base + 9) the sample immunization service
+            for port in (*range(base, base + 4), base + 9):
                 s = socket.socket()
                 s.bind(("127.0.0.1", port))
                 sockets.append(s)
