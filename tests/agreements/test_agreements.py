@@ -15,9 +15,9 @@ from jembatan.accounts.tokens import create_token
 from jembatan.agreements import retention, rules
 from jembatan.agreements import services as agreements
 from jembatan.errors import Conflict, Forbidden, InvalidInput, NotFound
-from jembatan.exchange import services
+from jembatan.exchange import delivery, services
 from jembatan.exchange.envelope import Letter, seal, uuid7
-from jembatan.exchange.models import Message
+from jembatan.exchange.models import Delivery, Message
 from jembatan.ledger import services as ledger
 from jembatan.node.context import Node
 from jembatan.registry.membership import federation
@@ -507,3 +507,52 @@ def test_forwarding_follows_the_onward_sharing_rule(trio: Federation) -> None:
             follow_redirects=False,
         )
         assert moved.status_code == 303
+
+
+def test_a_party_that_missed_a_step_gets_it_again(
+    trio: Federation, federations: FederationFactory
+) -> None:
+    idn, mys = trio.node("IDN"), trio.node("MYS")
+    federations.stop(mys)
+    held = agreements.draft(
+        idn,
+        title="Missed proposal",
+        parties=[mys.member_id],
+        kinds=["message"],
+        purpose="testing",
+        legal_basis="test fixture",
+        actor="test",
+    )
+    agreements.sign(idn, held.terms.id, "test")
+    delivery.run_once(idn)  # MYS is away: the proposal cannot go
+    with idn.transaction() as s:  # ... until its envelope expires
+        s.execute(update(Delivery).values(status="expired"))
+    federations.start(mys)
+    deliver_all([idn, mys])
+    with pytest.raises(NotFound):
+        agreements.get(mys, held.terms.id)
+    with pytest.raises(Conflict, match="draft"):
+        agreements.resend(
+            idn,
+            agreements.draft(
+                idn,
+                title="Still a draft",
+                parties=[mys.member_id],
+                kinds=["message"],
+                purpose="testing",
+                legal_basis="test fixture",
+                actor="test",
+            ).terms.id,
+        )
+    run_env = _env(idn)
+    again = run("agreement", "resend", held.terms.id, "-d", str(idn.data_dir), env=run_env)
+    assert again.returncode == 0, again.stderr
+    deliver_all([idn, mys])
+    assert agreements.get(mys, held.terms.id).status == "proposed"
+    agreements.sign(mys, held.terms.id, "test")
+    deliver_all([idn, mys])
+    assert agreements.get(idn, held.terms.id).status == "active"
+    # Sending again what a party holds already changes nothing there.
+    agreements.resend(idn, held.terms.id)
+    deliver_all([idn, mys])
+    assert agreements.get(mys, held.terms.id).status == "active"

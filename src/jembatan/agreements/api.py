@@ -89,6 +89,13 @@ def sign(request: Request, agreement_id: str, caller: Writer) -> dict[str, Any]:
     return services.summary(services.sign(node, agreement_id, _actor(request, caller)))
 
 
+@router.post("/{agreement_id}/resend", summary="Send the other parties this node's steps again")
+def resend(request: Request, agreement_id: str, caller: Writer) -> dict[str, Any]:
+    node = node_of(request)
+    services.require_signer(caller.user.role, node)
+    return services.summary(services.resend(node, agreement_id))
+
+
 @router.post("/{agreement_id}/end", summary="Suspend or revoke, for every party")
 def end(request: Request, agreement_id: str, body: Ending, caller: Writer) -> dict[str, Any]:
     node = node_of(request)

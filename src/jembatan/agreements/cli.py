@@ -125,6 +125,15 @@ def sign(agreement_id: str, data_dir: DataDir = None, as_json: Json = False) -> 
     _print(services.sign(node, agreement_id, console(node)), as_json)
 
 
+@agreement_app.command("resend")
+@clear_errors
+def resend(agreement_id: str, data_dir: DataDir = None, as_json: Json = False) -> None:
+    """Send the other parties again every signature (or the notice) this node holds, for
+    a party that missed a step."""
+    node = open_node(data_dir, unlock=True)
+    _print(services.resend(node, agreement_id), as_json)
+
+
 @agreement_app.command("revoke")
 @clear_errors
 def revoke(

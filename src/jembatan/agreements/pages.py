@@ -163,6 +163,14 @@ def sign(request: Request, who: Official, agreement_id: str) -> Response:
     return redirect(f"/agreements/{agreement_id}", "signed")
 
 
+@router.post("/agreements/{agreement_id}/resend")
+def resend(request: Request, who: Official, agreement_id: str) -> Response:
+    node = node_of(request)
+    services.require_signer(who.user.role, node)
+    services.resend(node, agreement_id)
+    return redirect(f"/agreements/{agreement_id}", "sent")
+
+
 @router.post("/agreements/{agreement_id}/end")
 def end(
     request: Request,

@@ -199,6 +199,28 @@ def end(
     return get(node, agreement_id)
 
 
+def resend(node: Node, agreement_id: str) -> Held:
+    """Send the other parties again what this node holds of the latest version: every
+    signature (with the pseudonym key), or the signed notice that suspended or revoked it.
+    For a party that missed a step, e.g. because its node was away until the envelope
+    expired; a party that has it already changes nothing."""
+    held = get(node, agreement_id)
+    if held.status == "draft":
+        raise Conflict("agreement {id} is a draft: sign it to propose it", id=agreement_id)
+    if held.status in ("suspended", "revoked"):
+        if not held.row.notice:
+            raise Conflict("this node holds no notice for agreement {id}", id=agreement_id)
+        action = "suspend" if held.status == "suspended" else "revoke"
+        step = steps.Step(action, held.terms, {}, held.row.notice)
+    elif held.status == "superseded":
+        raise Conflict("agreement {id} is superseded: resend its latest version", id=agreement_id)
+    else:
+        secret = steps.pseudonym_key(node, held.row)
+        step = steps.Step("sign", held.terms, held.signatures, secret=secret)
+    _tell_parties(node, held.terms, step)
+    return held
+
+
 def _tell_parties(node: Node, terms: Terms, step: steps.Step) -> None:
     others = [p for p in terms.parties if p != node.member_id]
     exchange.send(
