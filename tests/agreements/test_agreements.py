@@ -556,3 +556,53 @@ def test_a_party_that_missed_a_step_gets_it_again(
     agreements.resend(idn, held.terms.id)
     deliver_all([idn, mys])
     assert agreements.get(mys, held.terms.id).status == "active"
+
+
+def test_one_way_flows(trio: Federation) -> None:
+    idn, mys = trio.node("IDN"), trio.node("MYS")
+    admin = add_user(idn, "ani", "admin")
+    token = create_token(idn, admin, "t", "agreements:write agreements:read", timedelta(days=1))
+    with TestClient(create_app(idn)) as client:
+        made = client.post(
+            "/api/v1/agreements",
+            headers={"Authorization": f"Bearer {token.token}"},
+            json={
+                "title": "Case reports to Malaysia",
+                "parties": ["ASEAN/GOV/MYS"],
+                "kinds": [],
+                "flows": [
+                    {"from": "ASEAN/GOV/IDN", "to": "ASEAN/GOV/MYS", "kinds": ["health.cases"]}
+                ],
+                "purpose": "Contact tracing",
+                "legal_basis": "IHR (2005)",
+            },
+        )
+        assert made.status_code == 201, made.text
+        ident = made.json()["id"]
+        stranger = client.post(
+            "/api/v1/agreements",
+            headers={"Authorization": f"Bearer {token.token}"},
+            json={
+                "title": "x",
+                "parties": ["ASEAN/GOV/MYS"],
+                "flows": [{"from": "ASEAN/GOV/SGP", "to": "*", "kinds": ["message"]}],
+                "purpose": "x",
+                "legal_basis": "x",
+            },
+        )
+        assert stranger.status_code == 422
+        assert "not a party" in stranger.json()["detail"]
+    agreements.sign(idn, ident, "test")
+    deliver_all([idn, mys])
+    agreements.sign(mys, ident, "test")
+    deliver_all([idn, mys])
+    sent = services.send(idn, ["ASEAN/GOV/MYS"], "Case", b"{}", kind="health.cases")
+    assert sent.agreement_id == ident
+    with pytest.raises(Forbidden, match=r"no flow of 'health\.cases' from ASEAN/GOV/MYS"):
+        services.send(mys, ["ASEAN/GOV/IDN"], "Case back", b"{}", kind="health.cases")
+    bad = run(
+        "agreement", "create", "-d", str(idn.data_dir), "--title", "t", "--with", "ASEAN/GOV/MYS",
+        "--purpose", "p", "--legal-basis", "l", "--flow", "ASEAN/GOV/IDN:message", env=_env(idn),
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert "FROM>TO:kind,kind" in bad.stderr

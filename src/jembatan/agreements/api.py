@@ -16,10 +16,19 @@ Reader = Annotated[ApiCaller, Depends(require_scope("agreements:read"))]
 Writer = Annotated[ApiCaller, Depends(require_scope("agreements:write"))]
 
 
+class FlowIn(BaseModel):
+    sender: str = Field(alias="from", description="Member id, or * for any party")
+    recipient: str = Field(alias="to", description="Member id, or * for any party")
+    kinds: list[str] = Field(min_length=1, max_length=50)
+
+
 class NewAgreement(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     parties: list[str] = Field(min_length=1, max_length=19, description="The other parties")
-    kinds: list[str] = Field(default=["message"], min_length=1, max_length=50)
+    kinds: list[str] = Field(
+        default=["message"], max_length=50, description="Kinds allowed between any parties"
+    )
+    flows: list[FlowIn] = Field(default=[], max_length=50, description="One-way flows")
     purpose: str = Field(min_length=1, max_length=2000)
     legal_basis: str = Field(min_length=1, max_length=2000)
     legal_reference: str = Field(default="", max_length=500)
@@ -58,6 +67,7 @@ def create(request: Request, body: NewAgreement, caller: Writer) -> dict[str, An
         title=body.title,
         parties=body.parties,
         kinds=body.kinds,
+        flows=[(f.sender, f.recipient, f.kinds) for f in body.flows],
         purpose=body.purpose,
         legal_basis=body.legal_basis,
         legal_reference=body.legal_reference,

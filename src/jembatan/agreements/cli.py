@@ -63,6 +63,10 @@ def create(
     remove_denied: Annotated[
         bool, typer.Option(help="Remove denied fields instead of refusing the message.")
     ] = False,
+    flow: Annotated[
+        list[str] | None,
+        typer.Option(help="One way only: FROM>TO:kind,kind with member ids or * (repeat)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Draft an agreement; `sign` then proposes it to the other parties."""
@@ -72,6 +76,7 @@ def create(
         title=title,
         parties=with_.split(","),
         kinds=kinds.split(","),
+        flows=[services.parse_flow(f) for f in flow or []],
         purpose=purpose,
         legal_basis=legal_basis,
         legal_reference=legal_reference,

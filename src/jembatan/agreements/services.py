@@ -67,9 +67,12 @@ def draft(
     deny_fields: list[str] | None = None,
     pseudonymise_fields: list[str] | None = None,
     denied: str = "refuse",
+    flows: list[tuple[str, str, list[str]]] | None = None,
     actor: str,
 ) -> Held:
-    """A new agreement (or a new version of one, with `amends`), not yet signed."""
+    """A new agreement (or a new version of one, with `amends`), not yet signed. `kinds`
+    may flow between any two parties either way; `flows` adds (from, to, kinds) for one
+    direction (`*` for any party)."""
     view = federation(node)
     everyone = sorted({node.member_id, *(p.strip() for p in parties if p.strip())})
     for member in everyone:
@@ -97,7 +100,7 @@ def draft(
                 "version": version,
                 "title": title.strip(),
                 "parties": everyone,
-                "flows": [{"from": "*", "to": "*", "kinds": [k.strip() for k in kinds if k]}],
+                "flows": _flows(kinds, flows or []),
                 "purpose": purpose.strip(),
                 "legal_basis": {"text": legal_basis.strip(), "reference": legal_reference},
                 "classification_ceiling": ceiling,
@@ -117,6 +120,28 @@ def draft(
             row.secret = steps.secret_box(node).seal(base64.b64encode(secret).decode())
         steps.record_step(node, s, "agreement.drafted", actor, row, {})
         return Held(row, terms, {})
+
+
+def _flows(kinds: list[str], directed: list[tuple[str, str, list[str]]]) -> list[Any]:
+    both = [k.strip() for k in kinds if k.strip()]
+    found: list[Any] = [{"from": "*", "to": "*", "kinds": both}] if both else []
+    for sender, recipient, names in directed:
+        found.append(
+            {"from": sender.strip(), "to": recipient.strip(), "kinds": [k.strip() for k in names]}
+        )
+    return found
+
+
+def parse_flow(text: str) -> tuple[str, str, list[str]]:
+    """`FROM>TO:kind,kind` (member ids or `*`), as the CLI takes a one-way flow."""
+    ends, sep, names = text.partition(":")
+    sender, arrow, recipient = ends.partition(">")
+    kinds = [k for k in names.replace(" ", ",").split(",") if k]
+    if not sep or not arrow or not sender.strip() or not recipient.strip() or not kinds:
+        raise InvalidInput(
+            "a flow is written FROM>TO:kind,kind (member ids or *), not {text!r}", text=text
+        )
+    return sender.strip(), recipient.strip(), kinds
 
 
 def _names(fields: list[str] | None) -> list[str]:
