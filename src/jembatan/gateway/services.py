@@ -665,12 +665,6 @@ def _row(call: CallRecord, index: int) -> dict[str, Any]:
     }
 
 
-def record_call(node: Node, call: CallRecord) -> int:
-    """The call's row and its ledger entry, in one transaction; the entry's index."""
-    with node.transaction() as s:
-        return write_call(s, call)
-
-
 def write_call(s: Session, call: CallRecord) -> int:
     """The call's row and ledger entry inside the caller's transaction (see store.batch)."""
     [index] = record_many(s, [_event(call)])
