@@ -86,5 +86,6 @@ def insert_ignoring(s: Session, table: Any, values: dict[str, Any]) -> bool:
         statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
     else:
         statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    result = s.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    # RETURNING tells whether the row went in: neither driver's row count is reliable here.
+    keys = list(table.__table__.primary_key.columns)
+    return s.execute(statement.returning(*keys)).first() is not None
