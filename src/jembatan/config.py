@@ -114,6 +114,14 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = Field(
         default=4 * 1024**3, ge=1024, description="Largest request or answer body a call carries"
     )
+    health_method: str = Field(
+        default="farrington",
+        pattern=r"^(ears-c1|ears-c2|ears-c3|farrington)$",
+        description="Outbreak detection method the node runs on its own series",
+    )
+    health_recent_weeks: int = Field(
+        default=4, ge=1, le=104, description="Weeks at the end of each series checked for alarms"
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Signs cookies; default: the data folder's secret.key"
     )

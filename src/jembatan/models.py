@@ -4,6 +4,7 @@ from jembatan.accounts.models import ApiToken, RecoveryCode, User, WebSession
 from jembatan.agreements.models import Agreement, AgreementSignature
 from jembatan.exchange.models import Delivery, Message, Transfer
 from jembatan.gateway.models import AccessRight, Call, Endpoint, Service
+from jembatan.health.models import Count, Report, Signal
 from jembatan.ledger.models import (
     Checkpoint,
     Cosignature,
@@ -37,6 +38,7 @@ __all__ = [
     "Call",
     "Checkpoint",
     "Cosignature",
+    "Count",
     "Delivery",
     "DirectoryCopy",
     "Endpoint",
@@ -55,8 +57,10 @@ __all__ = [
     "RegistryService",
     "RegistryState",
     "RegistrySubsystem",
+    "Report",
     "SeenNonce",
     "Service",
+    "Signal",
     "Transfer",
     "TrustedInstance",
     "User",

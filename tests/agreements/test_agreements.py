@@ -286,6 +286,7 @@ def test_cli_and_api_and_portal(trio: Federation) -> None:
                 "title": "Haze monitoring",
                 "parties": ["ASEAN/GOV/SGP"],
                 "kinds": "message air.quality",
+                "one_way": "ASEAN/GOV/SGP>ASEAN/GOV/MYS:hotspot.report",
                 "purpose": "Air quality",
                 "legal_basis": "ASEAN haze agreement",
                 "ceiling": "TLP:GREEN",
@@ -294,9 +295,30 @@ def test_cli_and_api_and_portal(trio: Federation) -> None:
             follow_redirects=False,
         )
         assert answer.status_code == 303
+        # A one-way flow written wrong is refused with the form kept as typed.
+        bad = client.post(
+            "/agreements",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "title": "Haze hotspots",
+                "parties": ["ASEAN/GOV/SGP"],
+                "kinds": "",
+                "one_way": "ASEAN/GOV/SGP to MYS",
+                "purpose": "Air quality",
+                "legal_basis": "ASEAN haze agreement",
+            },
+        )
+        assert bad.status_code == 422
+        assert "FROM&gt;TO:kind,kind" in bad.text
+        assert "ASEAN/GOV/SGP to MYS</textarea>" in bad.text
+        again = client.get(f"/agreements/{haze.terms.id}/amend")
+        assert "ASEAN/GOV/SGP&gt;ASEAN/GOV/MYS:hotspot.report</textarea>" in again.text
     amended = agreements.get(mys, haze.terms.id)
     assert (amended.terms.version, amended.status) == (2, "draft")
     assert "air.quality" in amended.terms.flows[0].kinds
+    assert [(f.sender, f.recipient, f.kinds) for f in amended.terms.flows[1:]] == [
+        ("ASEAN/GOV/SGP", "ASEAN/GOV/MYS", ("hotspot.report",))
+    ]
     assert agreements.get(mys, haze.terms.id, 1).status == "active"  # until v2 is signed
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -266,6 +267,61 @@ def _gateway_calls(folder: Path, base: int) -> None:
         assert request_id in {c["request_id"] for c in json.loads(logged.stdout)}
 
 
+def _surveillance(folder: Path, base: int, tmp: Path) -> None:
+    """Surveillance's done-when: IDN-KEMENKES holds the three countries' dengue series,
+    West Java's outbreak is flagged and the confirmed signal reaches both partners, and
+    `jembatan health detect` gives the EARS thresholds an independent computation gives."""
+    idn, mys, sgp = (["--data-dir", str(folder / code)] for code in CODES)
+
+    def members_at_idn() -> set[str]:
+        listed = json.loads(_cli("health", "series", *idn, "--json").stdout)
+        return {s["member"] for s in listed if s["disease"] == "A90"}
+
+    _until(lambda: len(members_at_idn()) == 3, "all three countries' series at IDN")
+    confirmed = json.loads(
+        _cli("health", "signals", *idn, "--status", "confirmed", "--json").stdout
+    )
+    [alert] = [s for s in confirmed if s["area"] == "ID-JB"]
+    assert set(alert["sent"]) == {"ASEAN/GOV/MYS-MOH", "ASEAN/GOV/SGP-MOH"}
+    for partner in (mys, sgp):
+
+        def received(partner: list[str] = partner) -> bool:
+            shown = _cli("health", "signals", *partner, "--status", "received", "--json")
+            return any(s["area"] == "ID-JB" for s in json.loads(shown.stdout))
+
+        _until(received, "the confirmed signal at a partner")
+
+    client = httpx.Client(base_url=f"http://127.0.0.1:{base + 1}")
+    page = client.get("/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post(
+        "/login", data={"username": "officer", "password": "jembatan-demo", "csrf_token": token}
+    )
+    board = client.get("/health")
+    assert board.status_code == 200
+    for area in ("ID-JB", "MY-10", "SG-01"):
+        assert area in board.text
+    assert "<svg" in board.text
+
+    weeks = json.loads(
+        _cli("health", "series", *idn, "--disease", "A90", "--area", "ID-JB", "--json").stdout
+    )
+    counts = [w["count"] for w in weeks][-30:]
+    series = tmp / "west-java.csv"
+    series.write_text(
+        "period,count\n" + "".join(f"{w['period']},{w['count']}\n" for w in weeks[-30:])
+    )
+    done = _cli("health", "detect", "--input", str(series), "--method", "ears-c1", "--json")
+    assert done.returncode == 0, done.stderr
+    points = json.loads(done.stdout)
+    z = statistics.NormalDist().inv_cdf(1 - 0.001)
+    for t in range(7, len(counts)):
+        window = counts[t - 7 : t]
+        expected = statistics.mean(window) + z * statistics.stdev(window)
+        assert points[t]["threshold"] == pytest.approx(expected, rel=1e-6)
+    assert any(p["alarm"] for p in points[-3:])  # the injected outbreak
+
+
 def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) -> None:
     base = _free_base_port()
     folder = tmp_path / "demo"
@@ -298,6 +354,7 @@ def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) 
         _mys_to_sgp_needs_an_agreement(folder)
         _ledgers_verify(folder, base)
         _gateway_calls(folder, base)
+        _surveillance(folder, base, tmp_path)
     finally:
         output = _stop(proc, lines)
     assert proc.returncode == 0, output

@@ -39,6 +39,8 @@ SCOPES: dict[str, str] = {
     "services:call": N_("call other members' services through the gateway (/r1/)"),
     "services:read": N_("read this node's services, access rights and call log"),
     "services:write": N_("register services, enable endpoints, grant and revoke access"),
+    "health:read": N_("read surveillance series, reports and signals"),
+    "health:write": N_("import and share surveillance counts, run detection, review signals"),
 }
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -54,9 +56,13 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "agreements:write",
             "services:call",
             "services:read",
+            "health:read",
+            "health:write",
         }
     ),
-    Role.ANALYST: frozenset({"profile:read", "directory:read", "messages:read", "agreements:read"}),
+    Role.ANALYST: frozenset(
+        {"profile:read", "directory:read", "messages:read", "agreements:read", "health:read"}
+    ),
     Role.AUDITOR: frozenset(
         {"profile:read", "directory:read", "ledger:read", "agreements:read", "services:read"}
     ),

@@ -78,10 +78,12 @@ def create(
     pseudonymise_fields: Annotated[str, Form(max_length=2000)] = "",
     remove_denied: Annotated[bool, Form()] = False,
     amends: Annotated[str, Form(max_length=64)] = "",
+    one_way: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     node = node_of(request)
     services.require_signer(who.user.role, node)
     try:
+        flows = [services.parse_flow(line) for line in one_way.splitlines() if line.strip()]
         held = services.draft(
             node,
             title=title,
@@ -97,6 +99,7 @@ def create(
             pseudonymise_fields=pseudonymise_fields.replace(",", " ").split(),
             denied="remove" if remove_denied else "refuse",
             amends=amends or None,
+            flows=flows,
             actor=user_actor(node.member_id, who.user.username),
         )
     except JembatanError as exc:
@@ -113,6 +116,7 @@ def create(
             "allow_fields": allow_fields,
             "deny_fields": deny_fields,
             "pseudonymise_fields": pseudonymise_fields,
+            "one_way": one_way,
         }
         return _form(request, who, exc.status, error_text(request, exc), form)
     return redirect(f"/agreements/{held.terms.id}", "created")
@@ -130,7 +134,14 @@ def amend(request: Request, who: Official, agreement_id: str) -> Response:
         "legal_basis": terms.legal_basis.text,
         "legal_reference": terms.legal_basis.reference,
         "parties": list(terms.parties),
-        "kinds": " ".join(sorted({k for f in terms.flows for k in f.kinds})),
+        "kinds": " ".join(
+            sorted({k for f in terms.flows if f.sender == f.recipient == "*" for k in f.kinds})
+        ),
+        "one_way": "\n".join(
+            f"{f.sender}>{f.recipient}:{','.join(f.kinds)}"
+            for f in terms.flows
+            if not f.sender == f.recipient == "*"
+        ),
         "ceiling": terms.classification_ceiling,
         "allow_fields": " ".join(rules.allow),
         "deny_fields": " ".join(rules.deny),

@@ -9,6 +9,7 @@ from jembatan.agreements.cli import agreement_app
 from jembatan.demo.cli import demo
 from jembatan.exchange.cli import inbox, message_app, outbox, send, worker
 from jembatan.gateway.cli import service_app
+from jembatan.health.cli import health_app
 from jembatan.ledger.cli import ledger_app
 from jembatan.node.cli import db_app, init, serve, version
 from jembatan.registry.cli import directory_app, join, keys_app, registry_app
@@ -39,6 +40,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(service_app, name="service")
+app.add_typer(health_app, name="health")
 
 
 def main() -> None:

@@ -11,17 +11,18 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from jembatan.accounts import services
 from jembatan.accounts.tokens import create_token
 from jembatan.agreements import services as agreements
 from jembatan.config import CONFIG_FILE, load_settings
-from jembatan.demo import immunization
+from jembatan.demo import immunization, surveillance
 from jembatan.errors import Conflict, NotFound, Unavailable
 from jembatan.exchange import services as exchange
 from jembatan.gateway import services as gateway
+from jembatan.health import services as health
 from jembatan.node.context import Node
 from jembatan.node.services import init_node
 from jembatan.registry import authority, membership
@@ -273,12 +274,51 @@ def set_up_services(nodes: list[DemoNode], root: Path, base_port: int) -> None:
             node.close()
 
 
+# Surveillance: each ministry's weekly dengue counts since 2019, shared with the partners
+# its agreements allow; West Java's outbreak is flagged, confirmed and sent to partners.
+OUTBREAK_NOTE = (
+    "Confirmed by the provincial health office; serotype DENV-2; vector control teams deployed."
+)
+
+
+def set_up_surveillance(nodes: list[DemoNode], root: Path, base_port: int) -> None:
+    last = surveillance.last_complete_week(date.today())
+    opened = {spec.member: open_demo_node(root, spec) for spec in nodes}
+    try:
+        for member, node in opened.items():
+            if not health.reports_held(node, limit=1):
+                health.import_report(
+                    node,
+                    surveillance.csv_for(member, last),
+                    f"dengue-{surveillance.FIRST_WEEK}-{last}.csv",
+                    actor=f"{member}/user/officer",
+                )
+                for partner in health.partners(node):
+                    health.share(node, [partner], surveillance.DISEASE)
+        idn = opened["ASEAN/GOV/IDN-KEMENKES"]
+        health.run_detection(idn)
+        if not health.signals(idn, "confirmed", limit=1):
+            outbreak = [
+                s
+                for s in health.signals(idn, "open")
+                if s.area == surveillance.OUTBREAK_AREA and s.period == last
+            ]
+            for signal in outbreak[:1]:
+                health.review(
+                    idn, signal.id, "confirm", OUTBREAK_NOTE, f"{idn.member_id}/user/officer"
+                )
+    finally:
+        for node in opened.values():
+            node.close()
+
+
 SEED_STEPS: list[Callable[[DemoNode, Node], None]] = [seed_users, take_registry_role]
 AFTER_START_STEPS: list[Callable[[list[DemoNode], Path, int], None]] = [
     join_federation,
     make_agreements,
     send_samples,
     set_up_services,
+    set_up_surveillance,
 ]
 
 

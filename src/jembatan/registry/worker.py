@@ -8,6 +8,7 @@ import threading
 from jembatan.agreements import retention
 from jembatan.errors import JembatanError
 from jembatan.gateway import services as gateway
+from jembatan.health import services as health
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.registry import membership, peers
@@ -32,6 +33,12 @@ def tick(node: Node) -> None:
             log.warning("services not announced", reason=exc.detail)
     peers.forget_old_nonces(node)
     retention.purge_due(node)
+    try:
+        health.refresh_current(node)  # a purge may have taken a week's newest version
+        health.ingest(node)
+        health.run_detection(node)
+    except JembatanError as exc:
+        log.warning("surveillance chores failed", reason=exc.detail)
 
 
 def run_periodic(node: Node, stop: threading.Event) -> None:

@@ -14,6 +14,8 @@ from jembatan.exchange import api as exchange_api
 from jembatan.exchange import pages as exchange_pages
 from jembatan.gateway import api as gateway_api
 from jembatan.gateway import pages as gateway_pages
+from jembatan.health import api as health_api
+from jembatan.health import pages as health_pages
 from jembatan.ledger import api as ledger_api
 from jembatan.ledger import pages as ledger_pages
 from jembatan.node import pages as node_pages
@@ -27,7 +29,16 @@ from jembatan.web.pages import STATIC, Pages
 from jembatan.web.security import CookieJar
 
 # Capabilities with pages; each owns a templates/ folder.
-CAPABILITIES = ["accounts", "node", "registry", "exchange", "ledger", "agreements", "gateway"]
+CAPABILITIES = [
+    "accounts",
+    "node",
+    "registry",
+    "exchange",
+    "ledger",
+    "agreements",
+    "gateway",
+    "health",
+]
 
 
 def create_app(node: Node) -> FastAPI:
@@ -65,6 +76,8 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(agreements_pages.router)
     app.include_router(gateway_api.router)
     app.include_router(gateway_pages.router)
+    app.include_router(health_api.router)
+    app.include_router(health_pages.router)
     app.include_router(registry_api.fed_fallback_router)  # last: catches other /fed/ paths
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestContext, metrics=app.state.metrics)
