@@ -297,7 +297,7 @@ def _surveillance(folder: Path, base: int, tmp: Path) -> None:
     client.post(
         "/login", data={"username": "officer", "password": "jembatan-demo", "csrf_token": token}
     )
-    board = client.get("/health")
+    board = client.get("/health", timeout=120)
     assert board.status_code == 200
     for area in ("ID-JB", "MY-10", "SG-01"):
         assert area in board.text

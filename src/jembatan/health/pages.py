@@ -22,6 +22,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)]
 Official = Annotated[PortalUser, Depends(portal_user)]
 READ, WRITE = "health:read", "health:write"
 BOARD_WEEKS = 52  # drawn per series on the dashboard
+BOARD_CHECKED = 8  # of which the latest get thresholds (Farrington fits a model per week)
 BOARD_SERIES = 24  # charts on one dashboard page
 STATUSES = ("open", "confirmed", "dismissed", "received")
 
@@ -44,9 +45,14 @@ def _title(key: services.SeriesKey) -> str:
 
 
 def _drawn(
-    node: Any, key: services.SeriesKey, labels: tuple[str, ...], shown: int, method: str
+    node: Any,
+    key: services.SeriesKey,
+    labels: tuple[str, ...],
+    shown: int,
+    method: str,
+    checked: int | None = None,
 ) -> list[detect.Point]:
-    points = services.analyse(node, key, method, recent=shown, labels=labels)
+    points = services.analyse(node, key, method, recent=checked or shown, labels=labels)
     return points[-shown:]
 
 
@@ -64,7 +70,7 @@ def dashboard(request: Request, who: Official, disease: str = "", page: int = 1)
     cards = []
     for info in shown:
         try:
-            points = _drawn(node, info.key, labels, BOARD_WEEKS, method)
+            points = _drawn(node, info.key, labels, BOARD_WEEKS, method, BOARD_CHECKED)
         except JembatanError:
             points = []
         cards.append(
@@ -85,6 +91,7 @@ def dashboard(request: Request, who: Official, disease: str = "", page: int = 1)
         page=page,
         more=len(chosen) > page * BOARD_SERIES,
         method=method,
+        checked=BOARD_CHECKED,
         open_signals=len(services.signals(node, "open")),
         may_write=allows(who.user.role, WRITE),
     )

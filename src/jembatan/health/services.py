@@ -353,12 +353,25 @@ def analyse(
     recent: int | None = None,
     labels: Collection[str] | None = None,
 ) -> list[detect.Point]:
-    """Detection over one series; only the last `recent` weeks get thresholds."""
+    """Detection over one series; only the last `recent` weeks get thresholds. Results
+    are kept for the same figures, so pages do not refit Farrington's models each time."""
     periods, counts = filled(series(node, key, labels))
     if not periods:
         return []
+    method = method or node.settings.health_method
     first = max(0, len(periods) - recent) if recent else 0
-    return detect.detect(periods, counts, method or node.settings.health_method, alpha, first=first)
+    memo = (method, alpha, first, periods[0], tuple(counts))
+    found = _analysed.get(memo)
+    if found is None:
+        found = detect.detect(periods, counts, method, alpha, first=first)
+        if len(_analysed) >= _ANALYSED_MAX:
+            _analysed.pop(next(iter(_analysed)))
+        _analysed[memo] = found
+    return found
+
+
+_analysed: dict[tuple[Any, ...], list[detect.Point]] = {}
+_ANALYSED_MAX = 2048
 
 
 # Detection and signals --------------------------------------------------------------
