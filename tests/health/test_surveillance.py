@@ -113,6 +113,8 @@ def test_counts_shared_under_agreement_arrive_with_provenance(pair: Federation) 
     services.import_report(idn, seasonal("ID-JK", years=1), "jakarta.csv")
     with pytest.raises(Forbidden, match="agreement"):
         services.share(idn, [sgp.member_id])  # no agreement with SGP: refused before sealing
+    with pytest.raises(InvalidInput, match="classified TLP:AMBER"):
+        services.share(idn, [mys.member_id], classification="TLP:GREEN")  # no downgrade
     sent = services.share(idn, [mys.member_id], disease=A90, first="2026-W40")
     assert len(sent) == 1
     assert sent[0].kind == services.KIND

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 from jembatan.errors import InvalidInput
@@ -59,7 +60,7 @@ def report_doc(report: Any) -> dict[str, Any]:
         "message_id": report.message_id,
         "agreement_id": report.agreement_id,
         "created_at": report.created_at,
-        "problems": report.problems,
+        "problems": json.loads(report.problems) if report.problems else None,
     }
 
 

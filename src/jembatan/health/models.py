@@ -68,7 +68,10 @@ class Signal(Base):
 
     __tablename__ = "health_signals"
     __table_args__ = (
-        Index("ix_health_signals_week", "member", "disease", "area", "period", "method"),
+        # One signal per series, week and method, even when two runs race.
+        Index(
+            "ix_health_signals_week", "member", "disease", "area", "period", "method", unique=True
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUIDv7

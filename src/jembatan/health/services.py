@@ -11,18 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jembatan.agreements import rules
 from jembatan.errors import Forbidden, InvalidInput, JembatanError, NotFound
 from jembatan.exchange import services as exchange
-from jembatan.exchange.envelope import check_classification, uuid7
+from jembatan.exchange.envelope import TLP, check_classification, uuid7
 from jembatan.exchange.models import Message
 from jembatan.health import cases, codes, detect, reports, weeks
 from jembatan.health.models import Count, Report, Signal
 from jembatan.ledger.entries import Event, record
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
+from jembatan.registry.directory import stamp
 from jembatan.registry.membership import other_members
 from jembatan.store.schema import utcnow
 
@@ -430,7 +432,10 @@ def _raise(node: Node, key: SeriesKey, point: detect.Point, method: str) -> Sign
             sent="{}",
         )
         s.add(signal)
-        s.flush()
+        try:
+            s.flush()
+        except IntegrityError:  # another run raised it at the same moment
+            return None
         record(s, Event(SIGNAL_RAISED, node.member_id, signal.id, _signal_facts(signal)))
     return signal
 
@@ -495,16 +500,20 @@ def review(
     if signal.status == "confirmed":
         sent = {}
         for partner in partners(node):
-            message = exchange.send(
-                node,
-                [partner],
-                _signal_subject(signal),
-                signal_document(signal),
-                content_type=SIGNAL_TYPE,
-                classification="TLP:AMBER",
-                user_id=user_id,
-                kind=KIND,
-            )
+            try:  # one partner refused (its agreement just ended, say) stops no other
+                message = exchange.send(
+                    node,
+                    [partner],
+                    _signal_subject(signal),
+                    signal_document(signal),
+                    content_type=SIGNAL_TYPE,
+                    classification="TLP:AMBER",
+                    user_id=user_id,
+                    kind=KIND,
+                )
+            except JembatanError as exc:
+                log.warning("signal not sent", partner=partner, reason=exc.detail)
+                continue
             sent[partner] = message.id
         with node.transaction() as s:
             row = s.get(Signal, signal_id)
@@ -535,7 +544,7 @@ def signal_document(signal: Signal) -> bytes:
         "score": signal.score,
         "note": signal.note,
         "confirmed_by": signal.reviewed_by,
-        "confirmed_at": signal.reviewed_at.isoformat() if signal.reviewed_at else None,
+        "confirmed_at": stamp(signal.reviewed_at) if signal.reviewed_at else None,
     }
     return json.dumps(doc, sort_keys=True).encode()
 
@@ -583,8 +592,22 @@ def share(
         query = query.where(Count.period <= last)
     with node.db() as s:
         held = list(s.scalars(query.order_by(Count.disease, Count.area, Count.period)))
+        labels = set(
+            s.scalars(
+                select(Report.classification)
+                .where(Report.id.in_({c.report_id for c in held}))
+                .distinct()
+            )
+        )
     if not held:
         raise InvalidInput("there are no counts of ours to share for that choice")
+    highest = max(labels, key=TLP.index)
+    if TLP.index(classification) < TLP.index(highest):
+        raise InvalidInput(
+            "these counts are classified {held}; they cannot be shared as {label}",
+            held=highest,
+            label=classification,
+        )
     if not to:
         raise InvalidInput("name at least one partner to share with")
     observations = [
@@ -615,7 +638,10 @@ def share(
 def ingest(node: Node) -> int:
     """Take in what partners sent under `health.surveillance` and is not yet held: counts
     into their series (with the message as provenance), confirmed signals into the queue.
-    A file that fails validation is kept as a refused report naming its problems."""
+    A file that fails validation is kept as a refused report naming its problems. A node
+    whose keys are locked (a CLI command without the passphrase) leaves them for `serve`."""
+    if node.keyring is None:
+        return 0
     with node.db() as s:
         waiting = list(
             s.scalars(
@@ -633,12 +659,54 @@ def ingest(node: Node) -> int:
             )
         )
     for message in waiting:
-        payload = exchange.read_payload(node, message)
+        try:
+            payload = exchange.read_payload(node, message)
+        except Exception as exc:
+            _refuse(node, message, b"", "message", f"the message could not be read: {exc}")
+            continue
         if message.content_type.split(";")[0].strip() == SIGNAL_TYPE:
             _take_signal(node, message, payload)
         else:
             _take_report(node, message, payload)
     return len(waiting)
+
+
+def _refuse(node: Node, message: Message, payload: bytes, where: str, reason: str) -> None:
+    """Keep what could not be taken in as a refused report, so it is not read again."""
+    digest = hashlib.sha256(payload).hexdigest()
+    with node.transaction() as s:
+        report = Report(
+            id=uuid7(),
+            member=message.sender,
+            source="received",
+            format="signal" if message.content_type.startswith(SIGNAL_TYPE) else "fhir",
+            sha256=digest,
+            classification=message.classification,
+            observations=0,
+            changed=0,
+            problems=json.dumps([{"location": where, "message": reason}]),
+            message_id=message.id,
+            agreement_id=message.agreement_id,
+            created_at=utcnow(),
+        )
+        s.add(report)
+        s.flush()
+        record(
+            s,
+            Event(
+                REPORT_RECEIVED,
+                message.sender,
+                report.id,
+                {
+                    "member": message.sender,
+                    "refused": 1,
+                    "message": message.id,
+                    "agreement": message.agreement_id,
+                },
+                {"file": digest},
+            ),
+        )
+    log.warning("partner surveillance refused", sender=message.sender, reason=reason)
 
 
 def _take_report(node: Node, message: Message, payload: bytes) -> None:
@@ -721,25 +789,7 @@ def _take_signal(node: Node, message: Message, payload: bytes) -> None:
         )
         weeks.parse(signal.period)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        # Kept as a refused report so it is not read again; the message stays readable.
-        with node.transaction() as s:
-            s.add(
-                Report(
-                    id=uuid7(),
-                    member=message.sender,
-                    source="received",
-                    format="signal",
-                    sha256=hashlib.sha256(payload).hexdigest(),
-                    classification=message.classification,
-                    observations=0,
-                    changed=0,
-                    problems=json.dumps([{"location": "signal", "message": str(exc)}]),
-                    message_id=message.id,
-                    agreement_id=message.agreement_id,
-                    created_at=utcnow(),
-                )
-            )
-        log.warning("partner signal refused", sender=message.sender, reason=str(exc))
+        _refuse(node, message, payload, "signal", str(exc))
         return
     with node.transaction() as s:
         s.add(signal)

@@ -86,7 +86,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_health_signals_week",
             ["member", "disease", "area", "period", "method"],
-            unique=False,
+            unique=True,
         )
 
     op.create_table(
