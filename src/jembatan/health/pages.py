@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from jembatan.accounts.roles import allows
 from jembatan.errors import Forbidden, JembatanError, NotFound
@@ -403,7 +404,9 @@ async def import_file(
                 "you may not classify counts above your clearance ({clearance})",
                 clearance=who.user.clearance,
             )
-        report = services.import_report(
+        # Validating a large FHIR file takes a while: off the event loop.
+        report = await run_in_threadpool(
+            services.import_report,
             node,
             data,
             file.filename or "upload",
