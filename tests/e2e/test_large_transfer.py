@@ -1,5 +1,6 @@
 """A 2 GiB file between two real node processes, broken midway and resumed; every node
-process stays under 150 MB of resident memory."""
+process stays under 300 MB of resident memory (about 180 MB of it is the program itself,
+statistics stack included), far below what holding the file would take."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ pytestmark = [
     pytest.mark.skipif(bool(POSTGRES), reason="the demo federation runs on SQLite only"),
 ]
 SIZE = 2 * 1024**3
-RSS_LIMIT_KIB = 150 * 1024
+RSS_LIMIT_KIB = 300 * 1024
 
 
 def _serve_peak_rss(folder: Path) -> dict[str, int]:
