@@ -28,6 +28,14 @@ from jembatan.registry.models import (
     SeenNonce,
     TrustedInstance,
 )
+from jembatan.workspaces.models import (
+    Notification,
+    Workspace,
+    WorkspaceEvent,
+    WorkspaceFile,
+    WorkspaceIntake,
+    WorkspaceText,
+)
 
 __all__ = [
     "AccessRight",
@@ -51,6 +59,7 @@ __all__ = [
     "Message",
     "NodeIdentity",
     "NodeKey",
+    "Notification",
     "RecoveryCode",
     "RegistryKey",
     "RegistryMember",
@@ -66,4 +75,9 @@ __all__ = [
     "User",
     "WebSession",
     "WitnessedLog",
+    "Workspace",
+    "WorkspaceEvent",
+    "WorkspaceFile",
+    "WorkspaceIntake",
+    "WorkspaceText",
 ]

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -322,6 +323,43 @@ def _surveillance(folder: Path, base: int, tmp: Path) -> None:
     assert any(p["alarm"] for p in points[-3:])  # the injected outbreak
 
 
+def _workspace(folder: Path) -> None:
+    """Workspaces' done-when: the demo workspace is on all three nodes with one state hash;
+    a task added on one node appears on the other two, and the hashes agree again."""
+    dirs = [["--data-dir", str(folder / code)] for code in CODES]
+
+    def listed(where: list[str]) -> dict[str, Any]:
+        found = json.loads(_cli("workspace", "list", *where, "--json").stdout)
+        [ws] = [w for w in found if w["name"] == "ASEAN dengue response"]
+        return dict(ws)
+
+    def one_state() -> bool:
+        return len({listed(d)["state_hash"] for d in dirs}) == 1
+
+    _until(one_state, "one state of the demo workspace on all three nodes")
+    wid = listed(dirs[0])["id"]
+    shown = json.loads(_cli("workspace", "show", wid, *dirs[2], "--json").stdout)
+    [guide] = shown["documents"]
+    assert len(guide["versions"]) == 2
+    assert len(shown["tasks"]) == 3
+    assert len(shown["milestones"]) == 1
+    assert len(shown["comments"]) == 3
+    before = listed(dirs[0])["state_hash"]
+    added = _cli("workspace", "task", "add", wid, "--title", "Check larvicide stock", *dirs[1])
+    assert added.returncode == 0, added.stderr
+
+    def everywhere() -> bool:
+        for d in dirs:
+            tasks = json.loads(_cli("workspace", "task", "list", wid, *d, "--json").stdout)
+            if "Check larvicide stock" not in {t["title"] for t in tasks}:
+                return False
+        return True
+
+    _until(everywhere, "the new task on all three nodes")
+    _until(one_state, "one state again")
+    assert listed(dirs[0])["state_hash"] != before
+
+
 def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) -> None:
     base = _free_base_port()
     folder = tmp_path / "demo"
@@ -355,6 +393,7 @@ def test_demo_federation_comes_up_reuses_data_and_stops_cleanly(tmp_path: Path) 
         _ledgers_verify(folder, base)
         _gateway_calls(folder, base)
         _surveillance(folder, base, tmp_path)
+        _workspace(folder)
     finally:
         output = _stop(proc, lines)
     assert proc.returncode == 0, output

@@ -41,6 +41,10 @@ SCOPES: dict[str, str] = {
     "services:write": N_("register services, enable endpoints, grant and revoke access"),
     "health:read": N_("read surveillance series, reports and signals"),
     "health:write": N_("import and share surveillance counts, run detection, review signals"),
+    "workspaces:read": N_("read the shared workspaces one is admitted to"),
+    "workspaces:write": N_(
+        "create workspaces, accept invitations and work in them as one's workspace role allows"
+    ),
 }
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -58,10 +62,20 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "services:read",
             "health:read",
             "health:write",
+            "workspaces:read",
+            "workspaces:write",
         }
     ),
     Role.ANALYST: frozenset(
-        {"profile:read", "directory:read", "messages:read", "agreements:read", "health:read"}
+        {
+            "profile:read",
+            "directory:read",
+            "messages:read",
+            "agreements:read",
+            "health:read",
+            "workspaces:read",
+            "workspaces:write",
+        }
     ),
     Role.AUDITOR: frozenset(
         {"profile:read", "directory:read", "ledger:read", "agreements:read", "services:read"}

@@ -19,9 +19,14 @@ CONTROL_KIND = "agreement"  # agreement steps themselves travel between the part
 ANY = "*"
 TLP_RANK = {label: rank for rank, label in enumerate(TLP)}
 # A message kind ("message", "health.surveillance"), "service" (any service of the
-# sender's), or one service: "service:SUBSYSTEM/CODE" in X-Road's identifier alphabet.
+# sender's), or one service: "service:SUBSYSTEM/CODE" in X-Road's identifier alphabet;
+# "workspace" (any workspace) or one: "workspace:ID"; "dataset" or "dataset:ID" alike.
 _XROAD_PART = r"[A-Za-z0-9'()+,\-.=?]{1,255}"
-_KIND = rf"^(\*|[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*|service:{_XROAD_PART}/{_XROAD_PART})$"
+_KIND = (
+    r"^(\*|[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*"
+    rf"|service:{_XROAD_PART}/{_XROAD_PART}|(workspace|dataset):[A-Za-z0-9._-]{{1,53}})$"
+)
+FAMILIES = ("workspace", "dataset")  # a family name in a flow covers each of its members
 
 
 class _Strict(BaseModel):
@@ -43,8 +48,8 @@ class Flow(_Strict):
         for kind in kinds:
             if not re.match(_KIND, kind):
                 raise ValueError(
-                    f"kind {kind!r} must be like 'message', 'health.surveillance' or "
-                    "'service:SUBSYSTEM/CODE'"
+                    f"kind {kind!r} must be like 'message', 'health.surveillance', "
+                    "'service:SUBSYSTEM/CODE' or 'workspace:ID'"
                 )
         return tuple(sorted(set(kinds)))
 
@@ -147,6 +152,11 @@ def parse_terms(document: Any) -> Terms:
     return terms
 
 
+def _family(kind: str) -> str | None:
+    family, sep, _ = kind.partition(":")
+    return family if sep and family in FAMILIES else None
+
+
 def refusal(
     terms: Terms,
     sender: str,
@@ -163,7 +173,7 @@ def refusal(
         if not any(
             flow.sender in (ANY, sender)
             and flow.recipient in (ANY, recipient)
-            and (ANY in flow.kinds or kind in flow.kinds)
+            and (ANY in flow.kinds or kind in flow.kinds or _family(kind) in flow.kinds)
             for flow in terms.flows
         ):
             return f"no flow of {kind!r} from {sender} to {recipient}"

@@ -13,6 +13,7 @@ from jembatan.health.cli import health_app
 from jembatan.ledger.cli import ledger_app
 from jembatan.node.cli import db_app, init, serve, version
 from jembatan.registry.cli import directory_app, join, keys_app, registry_app
+from jembatan.workspaces.cli import workspace_app
 
 app = typer.Typer(
     name="jembatan",
@@ -41,6 +42,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(service_app, name="service")
 app.add_typer(health_app, name="health")
+app.add_typer(workspace_app, name="workspace")
 
 
 def main() -> None:

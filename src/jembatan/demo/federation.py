@@ -7,6 +7,8 @@ node's folder is created) or AFTER_START_STEPS (run every start, once all nodes 
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import os
 import time
 from collections.abc import Callable
@@ -18,7 +20,7 @@ from jembatan.accounts import services
 from jembatan.accounts.tokens import create_token
 from jembatan.agreements import services as agreements
 from jembatan.config import CONFIG_FILE, load_settings
-from jembatan.demo import immunization, surveillance
+from jembatan.demo import collaboration, immunization, surveillance
 from jembatan.errors import Conflict, NotFound, Unavailable
 from jembatan.exchange import services as exchange
 from jembatan.gateway import services as gateway
@@ -27,6 +29,7 @@ from jembatan.node.context import Node
 from jembatan.node.services import init_node
 from jembatan.registry import authority, membership
 from jembatan.registry.directory import TrustAnchor
+from jembatan.workspaces import services as workspaces
 
 PASSWORD = "jembatan-demo"  # noqa: S105  (printed at start: a demo, not a secret)
 HOST = "127.0.0.1"
@@ -312,6 +315,131 @@ def set_up_surveillance(nodes: list[DemoNode], root: Path, base_port: int) -> No
             node.close()
 
 
+# Collaboration: the three ministries share one workspace, bound to a three-party
+# agreement that covers only that workspace.
+def set_up_workspace(nodes: list[DemoNode], root: Path, base_port: int) -> None:
+    opened = {spec.code: open_demo_node(root, spec) for spec in nodes}
+    try:
+        idn, mys, sgp = (opened[c] for c in ("IDN-KEMENKES", "MYS-MOH", "SGP-MOH"))
+        if any(v.name == collaboration.NAME for v in workspaces.list_workspaces(idn, None)):
+            return
+        people = {code: _officer(node) for code, node in opened.items()}
+        wid = workspaces.create(
+            idn,
+            people["IDN-KEMENKES"],
+            collaboration.NAME,
+            collaboration.PURPOSE,
+            "TLP:GREEN",
+            "TLP:AMBER",
+        )
+        ident = _agree_all(
+            [idn, mys, sgp], collaboration.AGREEMENT_TITLE, [workspaces.kind_of(wid)]
+        )
+        workspaces.update_settings(idn, wid, people["IDN-KEMENKES"], agreement=ident)
+        for other in (mys, sgp):
+            workspaces.invite(idn, wid, people["IDN-KEMENKES"], other.member_id)
+        for code, node in opened.items():
+            if node is not idn:
+                _wait(functools.partial(_sees, node, wid), f"the invitation reaching {code}")
+                workspaces.join(node, wid, people[code])
+            workspaces.admit(node, wid, people[code], "admin", "owner")
+        _wait(lambda: _all_joined(idn, wid), "every ministry joining the workspace")
+        _fill_workspace(opened, people, wid)
+    finally:
+        for node in opened.values():
+            node.close()
+
+
+def _officer(node: Node) -> workspaces.Person:
+    return workspaces.Person.of(services.find_user(node, "officer"))
+
+
+def _sees(node: Node, wid: str) -> bool:
+    return any(v.id == wid for v in workspaces.list_workspaces(node, None))
+
+
+def _all_joined(node: Node, wid: str) -> bool:
+    members = workspaces.get(node, wid, None).state["members"]
+    return len(members) == 3 and all(m["status"] == "joined" for m in members.values())
+
+
+def _fill_workspace(
+    opened: dict[str, Node], people: dict[str, workspaces.Person], wid: str
+) -> None:
+    idn, mys = opened["IDN-KEMENKES"], opened["MYS-MOH"]
+    guide = workspaces.upload(
+        idn,
+        wid,
+        people["IDN-KEMENKES"],
+        io.BytesIO(collaboration.GUIDELINE_V1.encode()),
+        "vector-control-guideline.md",
+        "text/markdown",
+        title="Regional guideline: Aedes vector control",
+        comment="First draft",
+    )
+    _wait(lambda: _has(mys, wid, "documents", guide.id), "the guideline reaching MYS-MOH")
+    workspaces.upload(
+        mys,
+        wid,
+        people["MYS-MOH"],
+        io.BytesIO(collaboration.GUIDELINE_V2.encode()),
+        "vector-control-guideline.md",
+        "text/markdown",
+        comment="Fogging rules and community checks added",
+        document=guide.id,
+    )
+    title, days = collaboration.MILESTONE
+    milestone = workspaces.add_milestone(
+        idn, wid, people["IDN-KEMENKES"], title, (date.today() + timedelta(days)).isoformat()
+    )
+    for code, text in collaboration.DISCUSSION:
+        _wait(
+            functools.partial(_has, opened[code], wid, "milestones", milestone.id),
+            f"the milestone reaching {code}",
+        )
+        workspaces.comment(opened[code], wid, people[code], text)
+    for code, task_title, due, done in collaboration.TASKS:
+        task = workspaces.add_task(
+            idn,
+            wid,
+            people["IDN-KEMENKES"],
+            task_title,
+            assignee_member=opened[code].member_id,
+            due=(date.today() + timedelta(due)).isoformat(),
+            milestone=milestone.id,
+        )
+        if done:
+            workspaces.complete_task(idn, wid, people["IDN-KEMENKES"], task.id)
+
+
+def _has(node: Node, wid: str, part: str, item: str) -> bool:
+    return item in workspaces.get(node, wid, None).state.get(part, {})
+
+
+def _agree_all(nodes: list[Node], title: str, kinds: list[str]) -> str:
+    """One agreement among several parties: drafted by the first, signed by each."""
+    first, others = nodes[0], nodes[1:]
+    held = agreements.draft(
+        first,
+        title=title,
+        parties=[n.member_id for n in others],
+        kinds=kinds,
+        purpose="Working together in the shared dengue response workspace",
+        legal_basis="ASEAN Leaders' Declaration on Dengue (2011)",
+        legal_reference="ASEAN Dengue Day declaration",
+        ceiling="TLP:AMBER",
+        valid_days=365,
+        actor=f"{first.member_id}/user/admin",
+    )
+    ident = held.terms.id
+    agreements.sign(first, ident, f"{first.member_id}/user/admin")
+    for node in others:
+        _wait(functools.partial(_holds, node, ident), f"the proposal reaching {node.member_id}")
+        agreements.sign(node, ident, f"{node.member_id}/user/admin")
+    _wait(lambda: agreements.get(first, ident).status == "active", f"{title} in force")
+    return ident
+
+
 SEED_STEPS: list[Callable[[DemoNode, Node], None]] = [seed_users, take_registry_role]
 AFTER_START_STEPS: list[Callable[[list[DemoNode], Path, int], None]] = [
     join_federation,
@@ -319,6 +447,7 @@ AFTER_START_STEPS: list[Callable[[list[DemoNode], Path, int], None]] = [
     send_samples,
     set_up_services,
     set_up_surveillance,
+    set_up_workspace,
 ]
 
 

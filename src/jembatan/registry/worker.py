@@ -12,6 +12,7 @@ from jembatan.health import services as health
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.registry import membership, peers
+from jembatan.workspaces import services as workspaces
 
 log = get_logger("jembatan.registry")
 
@@ -39,6 +40,11 @@ def tick(node: Node) -> None:
         health.run_detection(node)
     except JembatanError as exc:
         log.warning("surveillance chores failed", reason=exc.detail)
+    try:
+        workspaces.ingest(node)
+        workspaces.flush_all(node)  # events a failed send left behind
+    except JembatanError as exc:
+        log.warning("workspace chores failed", reason=exc.detail)
 
 
 def run_periodic(node: Node, stop: threading.Event) -> None:

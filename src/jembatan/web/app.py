@@ -27,6 +27,8 @@ from jembatan.web.metrics import Metrics
 from jembatan.web.middleware import RequestContext
 from jembatan.web.pages import STATIC, Pages
 from jembatan.web.security import CookieJar
+from jembatan.workspaces import api as workspaces_api
+from jembatan.workspaces import pages as workspaces_pages
 
 # Capabilities with pages; each owns a templates/ folder.
 CAPABILITIES = [
@@ -38,6 +40,7 @@ CAPABILITIES = [
     "agreements",
     "gateway",
     "health",
+    "workspaces",
 ]
 
 
@@ -78,6 +81,8 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(gateway_pages.router)
     app.include_router(health_api.router)
     app.include_router(health_pages.router)
+    app.include_router(workspaces_api.router)
+    app.include_router(workspaces_pages.router)
     app.include_router(registry_api.fed_fallback_router)  # last: catches other /fed/ paths
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestContext, metrics=app.state.metrics)
