@@ -122,6 +122,16 @@ class Settings(BaseSettings):
     health_recent_weeks: int = Field(
         default=4, ge=1, le=104, description="Weeks at the end of each series checked for alarms"
     )
+    smtp_host: str | None = Field(
+        default=None, description="Mail server for e-mail notifications (none: portal only)"
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="Mail server port")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the mail connection to TLS")
+    smtp_username: str | None = Field(default=None, description="Mail server login")
+    smtp_password: SecretStr | None = Field(default=None, description="Mail server password")
+    smtp_from: str = Field(
+        default="jembatan@localhost", description="Sender address of notification e-mails"
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Signs cookies; default: the data folder's secret.key"
     )

@@ -193,7 +193,12 @@ def _mys_to_sgp_needs_an_agreement(folder: Path) -> None:
     message = ["--to", "ASEAN/GOV/SGP-MOH", "--subject", "Haze", "--text", "PM2.5 rising"]
     refused = _cli("send", *mys, *message)
     assert refused.returncode == 5
-    assert "no active agreement between ASEAN/GOV/MYS-MOH and ASEAN/GOV/SGP-MOH" in refused.stderr
+    # The one agreement between them covers only the shared workspace, not messages.
+    assert (
+        "no active agreement allows 'message' from ASEAN/GOV/MYS-MOH to ASEAN/GOV/SGP-MOH"
+        in refused.stderr
+    )
+    assert "(ASEAN dengue response workspace) refuses it: no flow of 'message'" in refused.stderr
     made = _cli(
         "agreement",
         "create",
@@ -350,7 +355,9 @@ def _workspace(folder: Path) -> None:
 
     def everywhere() -> bool:
         for d in dirs:
-            tasks = json.loads(_cli("workspace", "task", "list", wid, *d, "--json").stdout)
+            listed = _cli("workspace", "task", "list", wid, *d, "--json")
+            assert listed.returncode == 0, listed.stderr
+            tasks = json.loads(listed.stdout)
             if "Check larvicide stock" not in {t["title"] for t in tasks}:
                 return False
         return True

@@ -232,3 +232,70 @@ def test_concurrent_histories_converge(
     shuffled = list(log.events)
     rng.shuffle(shuffled)
     assert fold.fold(log.id, shuffled).state_hash == expected
+
+
+def test_a_purge_removes_old_content_in_any_order() -> None:
+    log = Log()
+    log.add(IDN, "ana", "workspace.updated", {"retention_days": 30})
+    old = log.add(IDN, "ana", "comment.posted", {"thread": "workspace", "text": "old news"})
+    decision = log.add(IDN, "ana", "decision.recorded", {"title": "t", "text": "old"})
+    doc = log.add(
+        IDN,
+        "ana",
+        "document.uploaded",
+        {
+            "title": "Plan",
+            "classification": "TLP:GREEN",
+            "filename": "plan.txt",
+            "content_type": "text/plain",
+            "size": 3,
+            "sha256": "a" * 64,
+            "comment": "draft",
+        },
+    )
+    # Forty days later the owning node purges what is older than 30 days.
+    later = T0 + timedelta(days=40)
+    heads = fold.fold(log.id, log.events).heads
+    cutoff = (T0 + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    purge = events.make(
+        KEY, IDN, "retention", log.id, "content.purged", {"before": cutoff}, heads, later
+    )
+    fresh = events.make(
+        KEY,
+        IDN,
+        "ana",
+        log.id,
+        "comment.posted",
+        {"thread": "workspace", "text": "new"},
+        [purge],
+        later,
+    )
+    log.events += [purge, fresh]
+    state = log.state()
+    assert [c["text"] for c in state["comments"]] == ["new"]
+    assert state["decisions"] == []
+    [version] = state["documents"][doc.id]["versions"]
+    assert version["purged"] is True
+    assert "filename" not in version
+    assert "comment" not in version
+    # The stored, redacted form of purged events folds to the same state.
+    stubs = [events.from_stored(events.redact(e)) for e in (old, decision)]
+    kept = [e for e in log.events if e not in (old, decision)]
+    assert fold.fold(log.id, [*kept, *stubs]).state_hash == fold.fold(log.id, log.events).state_hash
+    # Only the owning member purges, only with a retention period, never the recent past.
+    too_soon = events.make(
+        KEY,
+        IDN,
+        "retention",
+        log.id,
+        "content.purged",
+        {"before": later.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        [fresh],
+        later,
+    )
+    by_partner = events.make(
+        KEY, MYS, "mei", log.id, "content.purged", {"before": cutoff}, [fresh], later
+    )
+    folded = fold.fold(log.id, [*log.events, too_soon, by_partner])
+    assert "younger than 30 days" in folded.rejected[too_soon.id]
+    assert "owning member" in folded.rejected[by_partner.id]

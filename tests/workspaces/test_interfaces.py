@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -253,3 +254,64 @@ def test_the_api_and_the_cli(duo: Federation, tmp_path: Path) -> None:
     )
     assert got.exit_code == 0, got.output
     assert out.read_bytes() == b"v1"
+
+
+def test_export_holds_everything_with_checkable_hashes_and_signatures(duo: Federation) -> None:
+    import hashlib
+    import io
+    import zipfile
+
+    from jwcrypto import jwk, jws
+
+    from jembatan.workspaces import export
+    from jembatan.workspaces.services import Person
+
+    idn, mys = duo.node("IDN"), duo.node("MYS")
+    add_user(idn, "ana", "officer")
+    add_user(idn, "gus", "officer")
+    update_user(idn, find_user(idn, "gus").id, clearance="TLP:GREEN")
+    ana, gus = Person.of(find_user(idn, "ana")), Person.of(find_user(idn, "gus"))
+    wid = ws.create(idn, ana, "Tax exchange pilot", classification="TLP:GREEN", ceiling="TLP:AMBER")
+    ws.admit(idn, wid, ana, "gus", "owner")
+    ws.upload(idn, wid, ana, io.BytesIO(b"CRS schema notes"), "notes.txt", title="Notes")
+    ws.upload(
+        idn, wid, ana, io.BytesIO(b"amber"), "a.txt", title="Amber", classification="TLP:AMBER"
+    )
+    ws.comment(idn, wid, ana, "first draft shared")
+    buffer = io.BytesIO()
+    manifest = export.export(idn, wid, ana, buffer)
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
+        names = set(archive.namelist())
+        listed = {f["path"]: f for f in json.loads(archive.read("manifest.json"))["files"]}
+        assert names == {*listed, "manifest.json"}
+        for path, entry in listed.items():
+            assert hashlib.sha256(archive.read(path)).hexdigest() == entry["sha256"], path
+        state = json.loads(archive.read("state.json"))
+        assert state["comments"][0]["text"] == "first draft shared"
+        docs = sorted(p for p in names if p.startswith("documents/"))
+        assert [archive.read(p) for p in docs] == [b"amber", b"CRS schema notes"]
+        # Every event checks with the author's published key, by another JOSE library.
+        key = jwk.JWK(**idn.keys().signer().public_jwk())
+        for line in archive.read("events.jsonl").decode().splitlines():
+            token = json.loads(line)["token"]
+            checked = jws.JWS()
+            checked.deserialize(token)
+            checked.verify(key, alg="EdDSA")
+            assert hashlib.sha256(checked.payload).hexdigest() == json.loads(line)["id"]
+    assert manifest["state_hash"] == ws.get(idn, wid, None).state_hash
+    # Clearance still holds: Gus's export leaves the AMBER document out.
+    again = io.BytesIO()
+    assert export.export(idn, wid, gus, again)["documents_left_out"] == 1
+    with zipfile.ZipFile(io.BytesIO(again.getvalue())) as archive:
+        assert b"amber" not in [
+            archive.read(p) for p in archive.namelist() if p.startswith("documents/")
+        ]
+    entries = [e for e in ledger_entries(idn, wid) if e.type == "workspace.exported"]
+    assert len(entries) == 2
+    assert mys.member_id  # the partner plays no part here
+
+
+def ledger_entries(node: Node, subject: str) -> list[Any]:
+    from jembatan.ledger import services as ledger
+
+    return ledger.entries_about(node, subject)

@@ -9,15 +9,15 @@ import os
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from jembatan.accounts import services as accounts
 from jembatan.errors import Forbidden, NotFound
-from jembatan.exchange.models import Delivery
+from jembatan.exchange.models import Delivery, Message
 from jembatan.ledger import services as ledger
 from jembatan.node.context import Node
 from jembatan.store.schema import utcnow
-from jembatan.workspaces import events, fold
+from jembatan.workspaces import events, files, fold
 from jembatan.workspaces import services as ws
 from jembatan.workspaces.models import WorkspaceEvent
 from jembatan.workspaces.services import Person
@@ -241,3 +241,49 @@ def test_events_beyond_a_role_are_rejected_on_every_node(trio: Federation) -> No
     assert row is not None
     assert row.status == "rejected"
     assert "not a member" in (row.reason or "")
+
+
+def test_retention_purges_on_every_node_and_a_late_member_catches_up(trio: Federation) -> None:
+    idn, mys, sgp = nodes = _nodes(trio)
+    people = {"IDN": person(idn, "ana"), "MYS": person(mys, "mei"), "SGP": person(sgp, "sam")}
+    wid = ws.create(idn, people["IDN"], "Haze watch", classification="TLP:GREEN", retention_days=30)
+    ws.invite(idn, wid, people["IDN"], mys.member_id)
+    settle(nodes)
+    ws.join(mys, wid, people["MYS"])
+    settle(nodes)
+    comment = ws.comment(mys, wid, people["MYS"], "hotspot count is confidential")
+    doc = ws.upload(idn, wid, people["IDN"], io.BytesIO(b"old satellite data"), "hotspots.csv")
+    task = ws.add_task(idn, wid, people["IDN"], "Review burn permits")
+    settle(nodes)
+    sha = ws.get(mys, wid, None).state["documents"][doc.id]["versions"][0]["sha256"]
+    assert files.held(mys, wid, sha)
+
+    # Forty days on, IDN's chores sign the purge; every node folds it the same way.
+    assert ws.purge_due(idn, now=utcnow() + timedelta(days=40)) > 0
+    settle(nodes)
+    for node in (idn, mys):  # what their chores do next (the cut-off is after every message)
+        ws.forget_purged(node, wid)
+    for node in (idn, mys):
+        state = ws.get(node, wid, None).state
+        assert state["comments"] == []
+        assert state["documents"][doc.id]["versions"][0]["purged"] is True
+        assert task.id in state["tasks"]
+        assert not files.held(node, wid, sha)
+        with node.db() as s:
+            stored = s.get(WorkspaceEvent, comment.id)
+            assert stored is not None
+            assert "confidential" not in stored.token
+            messages = s.scalars(select(Message).where(Message.kind == f"workspace:{wid}")).all()
+        assert messages == [], node.member_id
+        assert any(e.type == "workspace.purged" for e in ledger.entries_about(node, wid))
+    assert len(hashes([idn, mys], wid)) == 1
+
+    # A member invited after the purge gets the log with the purged events redacted,
+    # and reaches the same state.
+    ws.invite(idn, wid, people["IDN"], sgp.member_id)
+    settle(nodes)
+    ws.join(sgp, wid, people["SGP"])
+    settle(nodes)
+    assert len(hashes(nodes, wid)) == 1
+    with sgp.db() as s:
+        assert s.get(WorkspaceEvent, comment.id) is not None

@@ -137,6 +137,21 @@ def clearance(
     typer.echo(f"{user.username} may read up to {user.clearance}")
 
 
+@user_app.command("email")
+@clear_errors
+def email(
+    username: str,
+    address: Annotated[str, typer.Argument(help="E-mail address; '' removes it.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Set where a user's notifications go by e-mail (when the node has a mail server)."""
+    node = open_node(data_dir)
+    user = services.update_user(
+        node, services.find_user(node, username).id, actor=console(node), email=address
+    )
+    typer.echo(f"{user.username}: {user.email or 'no e-mail address'}")
+
+
 @user_app.command("unlock")
 @clear_errors
 def unlock(username: str, data_dir: DataDir = None) -> None:

@@ -22,6 +22,8 @@ class User(Base):
         String(20), default="TLP:AMBER+STRICT", server_default="TLP:AMBER+STRICT"
     )
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # Where notifications go by e-mail (when the node has a mail server); none: portal only.
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     # TOTP secret sealed with the node's secret key; pending until the first code confirms it.
     totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)

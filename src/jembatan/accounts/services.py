@@ -115,9 +115,10 @@ def update_user(
     disabled: bool | None = None,
     actor: str | None = None,
     clearance: str | None = None,
+    email: str | None = None,
 ) -> User:
     """Change role and/or disable; disabling ends the user's sessions at once (tokens stop
-    working while the account is disabled)."""
+    working while the account is disabled). An empty `email` removes the address."""
     parsed = parse_role(role) if role is not None else None
     with node.transaction() as s:
         user = _get(s, user_id)
@@ -134,9 +135,22 @@ def update_user(
         if clearance is not None and clearance != user.clearance:
             changes["clearance"] = {"from": user.clearance, "to": check_classification(clearance)}
             user.clearance = clearance
+        if email is not None and (email.strip() or None) != user.email:
+            user.email = check_email(email) if email.strip() else None
+            changes["email"] = "set" if user.email else "removed"
         if changes:
             _audit(node, s, USER_CHANGED, user, actor, **changes)
         return user
+
+
+_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
+
+
+def check_email(address: str) -> str:
+    address = address.strip()
+    if not _EMAIL.match(address):
+        raise InvalidInput("{address!r} is not an e-mail address", address=address)
+    return address
 
 
 def set_language(node: Node, user_id: int, language: str) -> None:

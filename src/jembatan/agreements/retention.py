@@ -20,13 +20,16 @@ log = get_logger("jembatan.agreements")
 DATA_PURGED = "data.purged"
 
 
-def purge(node: Node, message_ids: list[str], reason: str, actor: str) -> int:
-    """Remove received messages and their content; one ledger entry each."""
+def purge(
+    node: Node, message_ids: list[str], reason: str, actor: str, boxes: tuple[str, ...] = ("inbox",)
+) -> int:
+    """Remove received messages (or, where asked, sent ones) and their content; one
+    ledger entry each."""
     gone = 0
     for mid in message_ids:
         with node.transaction() as s:
             message = s.get(Message, mid)
-            if message is None or message.box != "inbox":
+            if message is None or message.box not in boxes:
                 continue
             blobs = [
                 message.envelope_sha256,

@@ -12,6 +12,7 @@ from jembatan.health import services as health
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.registry import membership, peers
+from jembatan.workspaces import notify as workspace_notices
 from jembatan.workspaces import services as workspaces
 
 log = get_logger("jembatan.registry")
@@ -43,6 +44,9 @@ def tick(node: Node) -> None:
     try:
         workspaces.ingest(node)
         workspaces.flush_all(node)  # events a failed send left behind
+        workspaces.purge_due(node)
+        workspace_notices.send_mail(node)
+        workspace_notices.deliver_hooks(node)
     except JembatanError as exc:
         log.warning("workspace chores failed", reason=exc.detail)
 

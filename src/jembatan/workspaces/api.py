@@ -17,7 +17,7 @@ from jembatan.errors import InvalidInput
 from jembatan.exchange.envelope import uuid7
 from jembatan.node.context import Node
 from jembatan.web.security import ApiCaller, node_of, require_scope
-from jembatan.workspaces import services
+from jembatan.workspaces import export, notify, services
 from jembatan.workspaces.documents import (
     event_doc,
     hit_doc,
@@ -298,14 +298,60 @@ async def add_version(request: Request, caller: Writer, ws: str, document: str) 
     return _event(event)
 
 
-@router.get("/{ws}/documents/{document}/versions/{version}", summary="Download one version")
-def download(
-    request: Request, caller: Reader, ws: str, document: str, version: int
-) -> FileResponse:
-    """The exact bytes, decrypted to a temporary file and streamed from there."""
+class NewWebhook(BaseModel):
+    url: str = Field(min_length=8, max_length=2000)
+
+
+@router.get("/{ws}/webhooks", summary="Endpoints told of each new event (owners)")
+def list_webhooks(request: Request, caller: Writer, ws: str) -> list[dict[str, Any]]:
+    node = node_of(request)
+    hooks = services.list_webhooks(node, _ws(node, ws), _who(caller))
+    return [notify.describe(h) for h in hooks]
+
+
+@router.post("/{ws}/webhooks", status_code=201, summary="Register an endpoint (owners)")
+def add_webhook(request: Request, caller: Writer, ws: str, body: NewWebhook) -> dict[str, Any]:
+    """The answer carries the signing secret, once (Standard Webhooks: whsec_...)."""
+    node = node_of(request)
+    hook, secret = services.add_webhook(node, _ws(node, ws), _who(caller), body.url)
+    return {**notify.describe(hook), "secret": secret}
+
+
+@router.delete("/{ws}/webhooks/{hook_id}", status_code=204, summary="Remove an endpoint")
+def remove_webhook(request: Request, caller: Writer, ws: str, hook_id: int) -> None:
+    node = node_of(request)
+    services.remove_webhook(node, _ws(node, ws), _who(caller), hook_id)
+
+
+@router.get("/{ws}/export", summary="The workspace as a zip archive (owners only)")
+def export_archive(request: Request, caller: Reader, ws: str) -> FileResponse:
+    """State, signed events, the documents the caller may read, and `manifest.json` with
+    the SHA-256 of every file; built in a temporary file and streamed from there."""
     node = node_of(request)
     wid = _ws(node, ws)
-    person = _who(caller)
+    return archive_response(node, wid, _who(caller))
+
+
+def archive_response(node: Node, wid: str, person: Person) -> FileResponse:
+    path = node.blobs.temp_path(f"ws-export-{uuid7()}")
+    try:
+        with path.open("wb") as out:
+            export.export(node, wid, person, out)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        filename=f"workspace-{wid}.zip",
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
+def version_response(
+    node: Node, wid: str, person: Person, document: str, version: int
+) -> FileResponse:
+    """One version's exact bytes, decrypted to a temporary file and streamed from there."""
     chosen = services.version_of(node, wid, person, document, version)
     path = node.blobs.temp_path(f"ws-read-{uuid7()}")
     try:
@@ -321,3 +367,11 @@ def download(
         headers={"X-Content-SHA256": chosen["sha256"]},
         background=BackgroundTask(path.unlink, missing_ok=True),
     )
+
+
+@router.get("/{ws}/documents/{document}/versions/{version}", summary="Download one version")
+def download(
+    request: Request, caller: Reader, ws: str, document: str, version: int
+) -> FileResponse:
+    node = node_of(request)
+    return version_response(node, _ws(node, ws), _who(caller), document, version)

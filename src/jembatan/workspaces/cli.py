@@ -16,7 +16,7 @@ from jembatan.accounts.models import User
 from jembatan.cli.common import DataDir, Json, clear_errors, open_node, print_json
 from jembatan.errors import InvalidInput
 from jembatan.node.context import Node
-from jembatan.workspaces import services
+from jembatan.workspaces import export, notify, services
 from jembatan.workspaces.documents import event_doc, hit_doc, summary_doc, workspace_doc
 from jembatan.workspaces.services import Person
 
@@ -28,6 +28,8 @@ task_app = typer.Typer(help="Tasks of a joint project.", no_args_is_help=True)
 milestone_app = typer.Typer(help="Milestones of a joint project.", no_args_is_help=True)
 workspace_app.add_typer(task_app, name="task")
 workspace_app.add_typer(milestone_app, name="milestone")
+webhook_app = typer.Typer(help="Agency systems told of each new event.", no_args_is_help=True)
+workspace_app.add_typer(webhook_app, name="webhook")
 
 As = Annotated[
     str, typer.Option("--as", help="The user of this node to act as.", show_default=True)
@@ -436,6 +438,35 @@ def history(
         typer.echo(f"{d['clock']:>5} {d['at']} {who} {d['type']} {d['status']}{why}")
 
 
+@workspace_app.command("export")
+@clear_errors
+def export_archive(
+    ws: Ws,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The zip file to write.")],
+    as_user: As = "admin",
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """Export the workspace as a zip archive with a manifest of hashes (owners only)."""
+    node = _open(data_dir)
+    try:
+        person = _person(node, as_user)
+        wid = services.resolve(node, ws)
+        tmp = output.with_name(output.name + ".part")
+        try:
+            with tmp.open("wb") as target:
+                manifest = export.export(node, wid, person, target)
+            tmp.replace(output)
+        finally:
+            tmp.unlink(missing_ok=True)
+    finally:
+        node.close()
+    if as_json:
+        print_json(manifest)
+    else:
+        typer.echo(f"{output}: {len(manifest['files'])} files, state {manifest['state_hash']}")
+
+
 @workspace_app.command("search")
 @clear_errors
 def search(
@@ -455,6 +486,65 @@ def search(
         return
     for h in hits:
         typer.echo(f"{h.workspace_name} · {h.kind} {h.ref[:12]} · {h.title}  {h.snippet}")
+
+
+@webhook_app.command("add")
+@clear_errors
+def webhook_add(
+    ws: Ws,
+    url: Annotated[str, typer.Argument(help="Where to POST each new event.")],
+    as_user: As = "admin",
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """Register an endpoint; prints its signing secret once (owners only)."""
+    node = _open(data_dir)
+    try:
+        hook, secret = services.add_webhook(
+            node, services.resolve(node, ws), _person(node, as_user), url
+        )
+    finally:
+        node.close()
+    if as_json:
+        print_json({"id": hook.id, "url": hook.url, "secret": secret})
+    else:
+        typer.echo(f"webhook {hook.id}: {hook.url}\nsecret (shown once): {secret}")
+
+
+@webhook_app.command("list")
+@clear_errors
+def webhook_list(
+    ws: Ws, as_user: As = "admin", data_dir: DataDir = None, as_json: Json = False
+) -> None:
+    """Endpoints of this workspace at this node."""
+    node = _open(data_dir)
+    try:
+        hooks = services.list_webhooks(node, services.resolve(node, ws), _person(node, as_user))
+    finally:
+        node.close()
+    docs = [notify.describe(h) for h in hooks]
+    if as_json:
+        print_json(docs)
+        return
+    for d in docs:
+        typer.echo(f"{d['id']}  {d['url']}  ({d['created_by']})")
+
+
+@webhook_app.command("remove")
+@clear_errors
+def webhook_remove(
+    ws: Ws,
+    hook_id: Annotated[int, typer.Argument(help="The webhook's number.")],
+    as_user: As = "admin",
+    data_dir: DataDir = None,
+) -> None:
+    """Stop telling an endpoint."""
+    node = _open(data_dir)
+    try:
+        services.remove_webhook(node, services.resolve(node, ws), _person(node, as_user), hook_id)
+    finally:
+        node.close()
+    typer.echo(f"webhook {hook_id} removed")
 
 
 @workspace_app.command("sync")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -140,6 +141,55 @@ def _event(raw: bytes, token: str) -> Event:
         raise InvalidInput("the event is not a well-formed workspace event") from None
 
 
+REDACTABLE: dict[
+    str, dict[str, Any]
+] = {  # content a retention purge removes from stored events, by event type
+    "comment.posted": {"text": "[purged]", "mentions": []},
+    "decision.recorded": {"title": "[purged]", "text": "[purged]"},
+}
+
+
+def redact(event: Event) -> str:
+    """The stored form of an event whose content a retention purge removed: its id and
+    links stay (the log stays whole), its signature and content go."""
+    payload = {
+        "format": FORMAT,
+        "workspace": event.workspace,
+        "type": event.type,
+        "author": event.author,
+        "user": event.user,
+        "clock": event.clock,
+        "parents": list(event.parents),
+        "at": event.at,
+        "body": {**event.body, **REDACTABLE[event.type]},
+    }
+    return json.dumps({"redacted": event.id, "payload": payload}, sort_keys=True)
+
+
+def is_redacted(token: str) -> bool:
+    return token.startswith("{")
+
+
 def from_stored(token: str) -> Event:
-    """An event this node verified when it took it in (stored tokens are trusted)."""
+    """An event this node verified when it took it in (stored tokens are trusted), or
+    the redacted form a purge left."""
+    if is_redacted(token):
+        stub = json.loads(token)
+        event = _event(canonical_json(stub["payload"]), token)
+        return Event(**{**event.__dict__, "id": str(stub["redacted"])})
     return _event(jws_payload_unverified(token), token)
+
+
+def from_relayed_stub(token: str) -> Event:
+    """A redacted event another member relays (it can no longer be verified): only
+    content a purge removes may come this way, and only with its redaction applied."""
+    try:
+        event = from_stored(token)
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("not a redacted workspace event") from None
+    redacted = REDACTABLE.get(event.type)
+    if redacted is None or any(event.body.get(k) != v for k, v in redacted.items()):
+        raise InvalidInput("only purged comments and decisions travel redacted")
+    if not re.fullmatch(r"[0-9a-f]{64}", event.id):
+        raise InvalidInput("not a redacted workspace event")
+    return event

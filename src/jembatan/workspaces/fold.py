@@ -9,7 +9,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from jembatan.crypto.canonical import canonical_json
 from jembatan.exchange.envelope import TLP
 from jembatan.identifiers import MemberId
+from jembatan.registry.directory import parse_stamp
 from jembatan.workspaces.events import Event, workspace_of
 
 ROLES = ("owner", "editor", "viewer")
@@ -137,6 +138,10 @@ class MilestoneUpdated(_Body):
     changes: MilestoneFields
 
 
+class Purged(_Body):
+    before: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
 class Decided(_Body):
     title: str = Field(min_length=1, max_length=300)
     text: str = Field(min_length=1, max_length=10000)
@@ -160,6 +165,7 @@ BODIES: dict[str, type[_Body]] = {
     "milestone.created": MilestoneCreated,
     "milestone.updated": MilestoneUpdated,
     "decision.recorded": Decided,
+    "content.purged": Purged,
 }
 
 
@@ -321,6 +327,8 @@ def _apply(state: dict[str, Any], e: Event, body: Any) -> None:
         if body.user == e.user:
             raise Refused("nobody changes their own role")
         state["users"].setdefault(e.author, {})[body.user] = body.role
+    elif t == "content.purged":
+        _purge(state, e, body.before)
     elif t == "user.removed":
         _require(state, e, ("owner",))
         if body.user == e.user or body.user not in state["users"].get(e.author, {}):
@@ -331,8 +339,37 @@ def _apply(state: dict[str, Any], e: Event, body: Any) -> None:
         _apply_content(state, e, body)
 
 
+def _purge(state: dict[str, Any], e: Event, before: str) -> None:
+    """Retention: the owning member's node removes content older than the retention
+    period, on every node alike. Comments and decisions go; document versions keep
+    only their number, hash, size, author and time (a later version can still follow);
+    tasks and milestones stay."""
+    if e.author != state["owner"]:
+        raise Refused("only the owning member's node purges content")
+    days = state.get("retention_days")
+    if not days:
+        raise Refused("the workspace has no retention period")
+    limit = (parse_stamp(e.at) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if before > limit:
+        raise Refused(f"content younger than {days} days is kept")
+    if before <= state.get("purged_before", ""):
+        return
+    state["purged_before"] = before
+    state["comments"] = [c for c in state["comments"] if c["at"] >= before]
+    state["decisions"] = [d for d in state["decisions"] if d["at"] >= before]
+    for doc in state["documents"].values():
+        doc["versions"] = [_purged(v) if v["at"] < before else v for v in doc["versions"]]
+
+
+def _purged(version: dict[str, Any]) -> dict[str, Any]:
+    kept = ("n", "sha256", "size", "by", "at", "event")
+    return {**{k: version[k] for k in kept}, "purged": True}
+
+
 def _apply_content(state: dict[str, Any], e: Event, body: Any) -> None:
     t = e.type
+    if e.at < state.get("purged_before", "") and t in ("comment.posted", "decision.recorded"):
+        return  # made before the purge's cut-off: already past retention
     documents, tasks, milestones = state["documents"], state["tasks"], state["milestones"]
     if t in ("document.uploaded", "document.versioned"):
         version = {
@@ -359,6 +396,9 @@ def _apply_content(state: dict[str, Any], e: Event, body: Any) -> None:
                 raise Refused("no such document")
             version["n"] = len(doc["versions"]) + 1
             doc["versions"].append(version)
+        if e.at < state.get("purged_before", ""):
+            doc = documents[e.id if t == "document.uploaded" else body.document]
+            doc["versions"][-1] = _purged(doc["versions"][-1])
     elif t == "comment.posted":
         if body.thread != WORKSPACE_THREAD and body.thread not in documents | tasks:
             raise Refused("no such thread")

@@ -86,6 +86,9 @@ class Notification(Base):
     text: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # E-mail: sent, given up (no address, or too many failures), or still to try.
+    mailed: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    mail_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class WorkspaceText(Base):
@@ -103,3 +106,34 @@ class WorkspaceText(Base):
     classification: Mapped[str] = mapped_column(String(20))
     title: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text, default="")
+
+
+class Webhook(Base):
+    """An agency system told of every new event of one workspace, by signed HTTP POST
+    (Standard Webhooks); set up at this node by the workspace's owners here."""
+
+    __tablename__ = "workspace_webhooks"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(Text)  # sealed under the node's secret key
+    created_by: Mapped[str] = mapped_column(String(900))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "workspace_webhook_deliveries"
+    __table_args__ = (Index("ix_workspace_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the webhook-id header
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("workspace_webhooks.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

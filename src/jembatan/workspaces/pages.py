@@ -8,16 +8,16 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, Response
-from starlette.background import BackgroundTask
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from jembatan.accounts.roles import allows
 from jembatan.errors import Forbidden, JembatanError
-from jembatan.exchange.envelope import TLP, cleared_labels, uuid7
+from jembatan.exchange.envelope import TLP, cleared_labels
 from jembatan.web.pages import Pages, error_text, redirect
 from jembatan.web.security import PortalUser, csrf_protect, node_of, portal_user
 from jembatan.workspaces import fold, services
+from jembatan.workspaces.api import archive_response, version_response
 from jembatan.workspaces.services import HIGHEST_LABEL, Person
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -403,21 +403,11 @@ async def upload(
 
 @router.get("/workspaces/{ws}/documents/{document}/versions/{version}")
 def download(request: Request, who: Official, ws: str, document: str, version: int) -> Response:
-    person = _person(who)
     node = node_of(request)
-    wid = services.resolve(node, ws)
-    chosen = services.version_of(node, wid, person, document, version)
-    path = node.blobs.temp_path(f"ws-read-{uuid7()}")
-    try:
-        with path.open("wb") as out:
-            services.download(node, wid, person, document, version, out)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return FileResponse(
-        path,
-        media_type=chosen["content_type"],
-        filename=chosen["filename"],
-        headers={"X-Content-SHA256": chosen["sha256"]},
-        background=BackgroundTask(path.unlink, missing_ok=True),
-    )
+    return version_response(node, services.resolve(node, ws), _person(who), document, version)
+
+
+@router.get("/workspaces/{ws}/export.zip")
+def export_archive(request: Request, who: Official, ws: str) -> Response:
+    node = node_of(request)
+    return archive_response(node, services.resolve(node, ws), _person(who))

@@ -55,7 +55,7 @@ def reindex(s: Session, workspace: str, state: dict[str, Any], texts: dict[str, 
     for ref, doc in documents.items():
         latest = doc["versions"][-1]
         comments = " ".join(v.get("comment", "") for v in doc["versions"])
-        body = f"{latest['filename']} {comments} {texts.get(latest['sha256'], '')}"
+        body = f"{latest.get('filename', '')} {comments} {texts.get(latest['sha256'], '')}"
         add("document", ref, doc["classification"], doc["title"], body)
     for c in state.get("comments", []):
         thread = documents.get(c["thread"])

@@ -7,27 +7,28 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from jembatan.accounts.models import User
-from jembatan.agreements import rules
+from jembatan.agreements import retention, rules
 from jembatan.errors import Forbidden, InvalidInput, JembatanError, NotFound
 from jembatan.exchange import services as exchange
 from jembatan.exchange.envelope import TLP, check_classification, cleared_labels
-from jembatan.exchange.models import Message
+from jembatan.exchange.models import Delivery, Message
 from jembatan.identifiers import MemberId
 from jembatan.ledger.entries import Event as Entry
 from jembatan.ledger.entries import record, user_actor
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
+from jembatan.registry.directory import parse_stamp, stamp
 from jembatan.registry.membership import federation
 from jembatan.store.batch import insert_ignoring
 from jembatan.store.schema import utcnow
-from jembatan.workspaces import events, files, fold, search
+from jembatan.workspaces import events, files, fold, notify, search
 from jembatan.workspaces.events import Event
 from jembatan.workspaces.models import Notification, Workspace, WorkspaceEvent, WorkspaceIntake
 
@@ -37,6 +38,7 @@ KIND_PREFIX = "workspace:"  # message kind: workspace:ID, so agreements can name
 EVENTS_TYPE = "application/vnd.jembatan.workspace-events+json"
 EVENTS_FORMAT = "jembatan-workspace-events/1"
 EVENT_STORED = "workspace.event"  # ledger: an event was stored (ours or a partner's)
+WORKSPACE_PURGED = "workspace.purged"  # ledger: content past retention left this node
 HIGHEST_LABEL = "TLP:AMBER+STRICT"  # TLP:RED goes to named people, not to rooms
 _MENTION = re.compile(
     r"@([A-Za-z0-9'()+,\-.=?]+/[A-Za-z0-9'()+,\-.=?]+/[A-Za-z0-9'()+,\-.=?]+/user/[A-Za-z0-9._@-]+|[A-Za-z0-9._-]+)"
@@ -58,6 +60,10 @@ class Person:
     @classmethod
     def of(cls, user: Any) -> Person:
         return cls(int(user.id), str(user.username), str(user.clearance))
+
+
+# The owning node signs retention purges itself, as this pseudo-user (never a login).
+RETENTION_USER = Person(0, "retention", "TLP:AMBER+STRICT")
 
 
 @dataclass(frozen=True)
@@ -226,8 +232,86 @@ def _refold(s: Session, workspace: str) -> tuple[fold.Folded, Workspace]:
             .where(WorkspaceEvent.id == event_id)
             .values(status="rejected", reason=reason[:500])
         )
+    _redact_purged(s, workspace, state, folded.applied)
     search.reindex(s, workspace, state, files.texts_in(s, workspace))
     return folded, row
+
+
+def _redact_purged(s: Session, workspace: str, state: dict[str, Any], applied: list[Event]) -> None:
+    """Once a purge is folded in, the comments and decisions it covers leave the stored
+    events too: only their redacted form stays, so the log remains whole."""
+    before = state.get("purged_before")
+    if not before:
+        return
+    gone = [
+        e
+        for e in applied
+        if e.type in events.REDACTABLE and e.at < before and not events.is_redacted(e.token)
+    ]
+    for e in gone:
+        s.execute(
+            update(WorkspaceEvent).where(WorkspaceEvent.id == e.id).values(token=events.redact(e))
+        )
+    if gone:
+        record(
+            s,
+            Entry(
+                WORKSPACE_PURGED,
+                state["owner"],
+                workspace,
+                {"workspace": workspace, "before": before, "events": len(gone)},
+                {e.id[:16]: e.id for e in gone[:200]},
+            ),
+        )
+
+
+def forget_purged(node: Node, workspace: str) -> int:
+    """After a purge: the files of purged versions, and the messages that carried this
+    workspace's events and files before the cut-off, leave this node."""
+    with node.db() as s:
+        row = _row(s, workspace)
+    state = _state(row)
+    before = state.get("purged_before")
+    if not before:
+        return 0
+    live = {
+        v["sha256"]
+        for d in state.get("documents", {}).values()
+        for v in d["versions"]
+        if not v.get("purged")
+    }
+    removed = files.forget(node, workspace, live)
+    with node.db() as s:
+        old = list(
+            s.scalars(
+                select(Message.id)
+                .outerjoin(
+                    Delivery,
+                    (Delivery.message_id == Message.id) & (Delivery.status.in_(("queued", "sent"))),
+                )
+                .where(
+                    Message.kind == kind_of(workspace),
+                    Message.created_at < parse_stamp(before),
+                    Delivery.message_id.is_(None),
+                )
+            )
+        )
+    purged = retention.purge(
+        node, old, "workspace retention", node.member_id, boxes=("inbox", "outbox")
+    )
+    if removed:
+        with node.transaction() as s:
+            record(
+                s,
+                Entry(
+                    WORKSPACE_PURGED,
+                    node.member_id,
+                    workspace,
+                    {"workspace": workspace, "before": before, "files": len(removed)},
+                    {sha[:16]: sha for sha in removed[:200]},
+                ),
+            )
+    return len(removed) + purged
 
 
 def _store(s: Session, event: Event, via: str | None, shared: bool) -> bool:
@@ -269,9 +353,16 @@ def _entry(event: Event, workspace: str, classification: str, status: str) -> En
     )
 
 
-def _act(node: Node, workspace: str, person: Person, type: str, body: dict[str, Any]) -> Event:
+def _act(
+    node: Node,
+    workspace: str,
+    person: Person,
+    type: str,
+    body: dict[str, Any],
+    at: datetime | None = None,
+) -> Event:
     """Sign one event by this person, store it if the workspace allows it, send it on."""
-    now = utcnow().replace(microsecond=0)
+    now = (at or utcnow()).replace(microsecond=0)
     with node.transaction() as s:
         known = _events(s, workspace) if workspace else []
         current = fold.fold(workspace, known) if workspace else fold.Folded({})
@@ -300,6 +391,7 @@ def _act(node: Node, workspace: str, person: Person, type: str, body: dict[str, 
         folded, row = _refold(s, ws_id)
         record(s, _entry(event, ws_id, row.classification, "applied"))
         _notify(s, node, folded.state, [event])
+        notify.enqueue(s, ws_id, row.state_hash, [event])
     flush(node, ws_id)
     return event
 
@@ -399,7 +491,15 @@ def _newly_invited(state: dict[str, Any], pending: list[WorkspaceEvent]) -> list
 def _send_events(
     node: Node, state: dict[str, Any], to: list[str], tokens: list[str], what: str, **more: Any
 ) -> None:
-    doc = {"format": EVENTS_FORMAT, "workspace": state["id"], "events": tokens, **more}
+    doc = {
+        "format": EVENTS_FORMAT,
+        "workspace": state["id"],
+        "events": [t for t in tokens if not events.is_redacted(t)],
+        **more,
+    }
+    redacted = [t for t in tokens if events.is_redacted(t)]
+    if redacted:
+        doc["redacted"] = redacted
     exchange.send(
         node,
         to,
@@ -792,18 +892,21 @@ def _take(node: Node, workspace: str, message: Message) -> str:
     with node.transaction() as s:
         row = s.get(Workspace, workspace)
         state = _state(row) if row is not None and row.state_hash else None
-        if not _may_send(state, message.sender, received, node.member_id, workspace):
+        stubs = _purged_stubs(s, workspace, state, received, doc.get("redacted", []))
+        if not _may_send(state, message.sender, [*received, *stubs], node.member_id, workspace):
             raise Forbidden(
                 "{sender} is not a member of workspace {id}", sender=message.sender, id=workspace
             )
-        new = [e for e in received if _store(s, e, message.id, shared=True)]
+        new = [e for e in [*received, *stubs] if _store(s, e, message.id, shared=True)]
         folded, row = _refold(s, workspace)
         fresh = {e.id for e in new}
         status = {e.id: "applied" for e in folded.applied}
         status |= dict.fromkeys(folded.rejected, "rejected")
         for e in new:
             record(s, _entry(e, workspace, row.classification, status.get(e.id, "waiting")))
-        _notify(s, node, folded.state, [e for e in folded.applied if e.id in fresh])
+        applied = [e for e in folded.applied if e.id in fresh]
+        _notify(s, node, folded.state, applied)
+        notify.enqueue(s, workspace, row.state_hash, applied)
         missing = sorted(
             {p for e in folded.waiting for p in e.parents}
             - {e.id for e in received}
@@ -815,6 +918,33 @@ def _take(node: Node, workspace: str, message: Message) -> str:
     if missing and folded.state:
         _send_events(node, folded.state, [message.sender], [], "events wanted", want=missing)
     return f"{len(new)} new of {len(received)} events" + (f", {bad} unverifiable" if bad else "")
+
+
+def _purged_stubs(
+    s: Session,
+    workspace: str,
+    state: dict[str, Any] | None,
+    received: list[Event],
+    stubs: list[Any],
+) -> list[Event]:
+    """Redacted events a member relays (their content is gone, so is their signature):
+    accepted only as purged comments or decisions that verified events name as parents,
+    older than a purge cut-off, so they change nothing but keep the log whole."""
+    if not stubs:
+        return []
+    held = _events(s, workspace)
+    named = {p for e in [*held, *received] for p in e.parents}
+    cutoffs = [e.body.get("before", "") for e in received if e.type == "content.purged"]
+    cutoff = max([*cutoffs, (state or {}).get("purged_before", "")])
+    out = []
+    for token in stubs[:10000]:
+        try:
+            stub = events.from_relayed_stub(str(token))
+        except JembatanError:
+            continue
+        if stub.id in named and stub.workspace == workspace and stub.at < cutoff:
+            out.append(stub)
+    return out
 
 
 def _held_ids(s: Session, workspace: str) -> set[str]:
@@ -878,6 +1008,61 @@ def find_text(node: Node, person: Person, query: str, limit: int = 50) -> list[s
     to their clearance."""
     views = [v for v in list_workspaces(node, person) if v.role is not None]
     return search.search(node, query, {v.id: v.name for v in views}, person.clearance, limit)
+
+
+# Webhooks ------------------------------------------------------------------------------
+
+
+def add_webhook(node: Node, workspace: str, person: Person, url: str) -> tuple[Any, str]:
+    """An agency system to be told of every new event; returns it and its secret."""
+    notify.require_owner(get(node, workspace, person).role)
+    actor = user_actor(node.member_id, person.username)
+    return notify.add_webhook(node, workspace, url, actor)
+
+
+def list_webhooks(node: Node, workspace: str, person: Person) -> list[Any]:
+    notify.require_owner(get(node, workspace, person).role)
+    return notify.webhooks(node, workspace)
+
+
+def remove_webhook(node: Node, workspace: str, person: Person, hook_id: int) -> None:
+    notify.require_owner(get(node, workspace, person).role)
+    notify.remove_webhook(node, workspace, hook_id)
+
+
+# Retention -----------------------------------------------------------------------------
+
+
+def purge_due(node: Node, now: datetime | None = None) -> int:
+    """For each workspace we own with a retention period: sign the purge of what is past
+    it (every member node folds it alike), then clear what it covers here. Members'
+    nodes clear theirs when the purge reaches them."""
+    now = now or utcnow()
+    done = 0
+    with node.db() as s:
+        rows = list(s.scalars(select(Workspace).where(Workspace.state_hash != "")))
+    for row in rows:
+        state = _state(row)
+        days = state.get("retention_days")
+        if state.get("owner") == node.member_id and days:
+            cutoff = stamp((now - timedelta(days=days)).replace(hour=0, minute=0, second=0))
+            if cutoff > state.get("purged_before", "") and _has_content_before(state, cutoff):
+                _act(node, row.id, RETENTION_USER, "content.purged", {"before": cutoff}, now)
+        if state.get("purged_before") or days:
+            done += forget_purged(node, row.id)
+    return done
+
+
+def _has_content_before(state: dict[str, Any], cutoff: str) -> bool:
+    return (
+        any(c["at"] < cutoff for c in state.get("comments", []))
+        or any(d["at"] < cutoff for d in state.get("decisions", []))
+        or any(
+            v["at"] < cutoff and not v.get("purged")
+            for d in state.get("documents", {}).values()
+            for v in d["versions"]
+        )
+    )
 
 
 # Notifications -------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-11-28 10:40:41.316662
+Create Date: 2026-11-28 10:52:42.215983
 """
 
 from __future__ import annotations
@@ -62,7 +62,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("workspace_texts", schema=None) as batch_op:
         batch_op.create_index("ix_workspace_texts_workspace", ["workspace_id"], unique=False)
+
     _search_index()
+
+    op.create_table(
+        "workspace_webhooks",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("workspace_id", sa.String(length=32), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(length=900), nullable=False),
+        sa.Column("created_at", jembatan.store.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_workspace_webhooks")),
+    )
+    with op.batch_alter_table("workspace_webhooks", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_workspace_webhooks_workspace_id"), ["workspace_id"], unique=False
+        )
 
     op.create_table(
         "workspaces",
@@ -88,6 +104,8 @@ def upgrade() -> None:
         sa.Column("text", sa.String(length=500), nullable=False),
         sa.Column("created_at", jembatan.store.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column("read_at", jembatan.store.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("mailed", sa.String(length=10), nullable=True),
+        sa.Column("mail_attempts", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
@@ -99,6 +117,37 @@ def upgrade() -> None:
     with op.batch_alter_table("workspace_notifications", schema=None) as batch_op:
         batch_op.create_index(
             "ix_workspace_notifications_user", ["user_id", "read_at"], unique=False
+        )
+
+    op.create_table(
+        "workspace_webhook_deliveries",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column(
+            "webhook_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column(
+            "next_attempt_at", jembatan.store.schema.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("delivered_at", jembatan.store.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["webhook_id"],
+            ["workspace_webhooks.id"],
+            name=op.f("fk_workspace_webhook_deliveries_webhook_id_workspace_webhooks"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_workspace_webhook_deliveries")),
+    )
+    with op.batch_alter_table("workspace_webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_workspace_webhook_deliveries_due", ["status", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_workspace_webhook_deliveries_webhook_id"), ["webhook_id"], unique=False
         )
 
     op.create_table(
@@ -115,16 +164,30 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_workspace_intake")),
     )
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("email", sa.String(length=254), nullable=True))
 
 
 def downgrade() -> None:
     _drop_search_index()
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("email")
+
     op.drop_table("workspace_intake")
+    with op.batch_alter_table("workspace_webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_workspace_webhook_deliveries_webhook_id"))
+        batch_op.drop_index("ix_workspace_webhook_deliveries_due")
+
+    op.drop_table("workspace_webhook_deliveries")
     with op.batch_alter_table("workspace_notifications", schema=None) as batch_op:
         batch_op.drop_index("ix_workspace_notifications_user")
 
     op.drop_table("workspace_notifications")
     op.drop_table("workspaces")
+    with op.batch_alter_table("workspace_webhooks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_workspace_webhooks_workspace_id"))
+
+    op.drop_table("workspace_webhooks")
     with op.batch_alter_table("workspace_texts", schema=None) as batch_op:
         batch_op.drop_index("ix_workspace_texts_workspace")
 
