@@ -628,3 +628,41 @@ def test_one_way_flows(trio: Federation) -> None:
     )  # fmt: skip
     assert bad.returncode == 2
     assert "FROM>TO:kind,kind" in bad.stderr
+
+
+def test_flows_can_name_one_workspace_or_one_dataset() -> None:
+    """A flow kind `workspace:ID` (or `dataset:ID`) covers that one only; the family name
+    covers every one; anything else is refused, naming the rule."""
+    from jembatan.agreements.terms import Terms, parse_terms, refusal
+
+    a, b = "ASEAN/GOV/IDN", "ASEAN/GOV/MYS"
+    base = {
+        "id": "t-1",
+        "version": 1,
+        "title": "Scoped",
+        "parties": [a, b],
+        "purpose": "p",
+        "legal_basis": {"text": "l"},
+        "classification_ceiling": "TLP:AMBER",
+        "valid_from": "2026-01-01T00:00:00Z",
+        "drafted_by": a,
+        "drafted_at": "2026-01-01T00:00:00Z",
+    }
+    at = utcnow()
+
+    def terms(*kinds: str) -> Terms:
+        return parse_terms({**base, "flows": [{"from": "*", "to": "*", "kinds": list(kinds)}]})
+
+    one = terms("workspace:3f2a9c", "dataset:dengue-weekly")
+    assert refusal(one, a, [b], "workspace:3f2a9c", "TLP:GREEN", at) is None
+    assert refusal(one, a, [b], "dataset:dengue-weekly", "TLP:GREEN", at) is None
+    assert "no flow of 'workspace:other'" in str(
+        refusal(one, a, [b], "workspace:other", "TLP:GREEN", at)
+    )
+    assert refusal(one, a, [b], "message", "TLP:GREEN", at) is not None
+    every = terms("workspace", "dataset")
+    for kind in ("workspace:any", "dataset:any"):
+        assert refusal(every, a, [b], kind, "TLP:GREEN", at) is None
+    assert refusal(every, a, [b], "message", "TLP:GREEN", at) is not None
+    with pytest.raises(InvalidInput, match="workspace:ID"):
+        terms("workspace:bad id")
