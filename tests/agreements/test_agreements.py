@@ -666,3 +666,17 @@ def test_flows_can_name_one_workspace_or_one_dataset() -> None:
     assert refusal(every, a, [b], "message", "TLP:GREEN", at) is not None
     with pytest.raises(InvalidInput, match="workspace:ID"):
         terms("workspace:bad id")
+
+
+def test_a_message_kind_names_one_dataset(trio: Federation) -> None:
+    idn, mys = trio.node("IDN"), trio.node("MYS")
+    terms = agree([idn, mys], kinds=("dataset:dengue-weekly",), ceiling="TLP:AMBER")
+    sent = services.send(
+        idn, [mys.member_id], "Week 47", b"a,b\n1,2\n", kind="dataset:dengue-weekly"
+    )
+    deliver_all([idn, mys])
+    assert services.get_message(mys, sent.id)[0].agreement_id == terms
+    with pytest.raises(Forbidden, match="no flow of 'dataset:rabies-weekly'"):
+        services.send(idn, [mys.member_id], "Other", b"x", kind="dataset:rabies-weekly")
+    with pytest.raises(InvalidInput, match="kind"):
+        services.send(idn, [mys.member_id], "Bad", b"x", kind="Not A Kind")

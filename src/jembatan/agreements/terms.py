@@ -29,6 +29,17 @@ _KIND = (
 FAMILIES = ("workspace", "dataset")  # a family name in a flow covers each of its members
 
 
+def check_kind(kind: str) -> str:
+    """A message's own kind: a name a flow can list (not `*`), at most 64 characters."""
+    if kind == ANY or len(kind) > 64 or not re.match(_KIND, kind):
+        raise InvalidInput(
+            "kind {kind!r} must be like 'message', 'health.surveillance', 'workspace:ID' or "
+            "'dataset:ID'",
+            kind=kind,
+        )
+    return kind
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

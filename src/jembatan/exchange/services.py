@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jembatan.accounts.models import User
 from jembatan.agreements import fields, retention, rules, steps
-from jembatan.agreements.terms import CONTROL_KIND, Terms
+from jembatan.agreements.terms import CONTROL_KIND, Terms, check_kind
 from jembatan.crypto import jws
 from jembatan.crypto.canonical import canonical_json
 from jembatan.crypto.keys import public_key
@@ -112,6 +112,7 @@ def send(
     view = federation(node)
     members = _recipients(node, view, to)
     named = check_readers(classification, readers or [], [node.member_id, *members])
+    check_kind(kind)
     if kind == CONTROL_KIND and content_type != steps.STEP_TYPE:
         raise InvalidInput("kind 'agreement' is reserved for agreement steps")
     terms, payload = _allowed(
