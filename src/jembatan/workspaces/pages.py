@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from jembatan.accounts.roles import allows
-from jembatan.errors import Forbidden, JembatanError
+from jembatan.errors import Forbidden, JembatanError, NotFound
 from jembatan.exchange.envelope import TLP, cleared_labels
 from jembatan.web.pages import Pages, error_text, redirect
 from jembatan.web.security import PortalUser, csrf_protect, node_of, portal_user
@@ -185,8 +185,6 @@ def overview(request: Request, who: Official, ws: str) -> Response:
 @router.get("/workspaces/{ws}/{section}", response_class=HTMLResponse)
 def section_page(request: Request, who: Official, ws: str, section: str) -> Response:
     if section not in SECTIONS:
-        from jembatan.errors import NotFound
-
         raise NotFound("no such page")
     return _show(request, who, ws, section)
 
@@ -264,9 +262,8 @@ def comment(
 ) -> Response:
     section, item = "discussion", ""
     if thread:
-        state = services.get(
-            node_of(request), services.resolve(node_of(request), ws), Person.of(who.user)
-        ).state
+        node = node_of(request)
+        state = services.get(node, services.resolve(node, ws), _person(who)).state
         section = "document" if thread in state.get("documents", {}) else "task"
         item = thread
     form = {"text": text}
