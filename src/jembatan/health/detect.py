@@ -17,8 +17,6 @@ from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import norm
-from scipy.stats import t as student_t
 
 from jembatan.errors import InvalidInput
 from jembatan.health import weeks
@@ -53,9 +51,17 @@ LAG = {"C1": 0, "C2": 2, "C3": 2}  # weeks between the baseline and the week che
 MIN_SD = 1.0
 
 
+def _two_sided_t(statistic: float, df: float) -> float:
+    from scipy.stats import t as student_t
+
+    return 2 * float(student_t.sf(statistic, df))
+
+
 @lru_cache(maxsize=32)
 def _z(alpha: float) -> float:
     """z(1 - alpha); cached, scipy's ppf costs more than a whole EARS series."""
+    from scipy.stats import norm  # imported when first needed: SciPy is ~70 MB resident
+
     return float(norm.ppf(1 - alpha))
 
 
@@ -304,7 +310,7 @@ def _evaluate(
         # Its t test uses the fit's own dispersion estimate, as R's summary.glm does.
         se = math.sqrt(max(0.0, model.dispersion * model.unscaled[1, 1]))
         slope = float(model.params[1])
-        p = 2 * float(student_t.sf(abs(slope) / se, model.df)) if se > 0 else float(slope == 0)
+        p = _two_sided_t(abs(slope) / se, model.df) if se > 0 else float(slope == 0)
         if not (p < TREND_P and math.exp(min(model.params[0], 700)) <= ref.max()):
             model = _fit_flexible(ref, design, False)
     if model is None or model.params[0] > 700:

@@ -8,10 +8,12 @@ import re
 import zipfile
 import zlib
 from pathlib import Path, PurePath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from xml.etree import ElementTree as ET
 
-from pypdf import PageObject, PasswordType, PdfReader
+if TYPE_CHECKING:
+    from pypdf import PageObject
+
 
 MAX_CHARS = 200_000  # text kept per document version
 MAX_PAGES = 2000
@@ -90,6 +92,8 @@ def _plain_text(path: Path) -> str:
 
 
 def _pdf_text(path: Path) -> str:
+    from pypdf import PasswordType, PdfReader  # imported when first needed, as it is rare
+
     # pypdf raises many exception types on malformed input, not only PdfReadError.
     try:
         # An open file, not the path: given a path, pypdf reads the whole file into memory.
