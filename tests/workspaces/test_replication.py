@@ -17,7 +17,7 @@ from jembatan.exchange.models import Delivery, Message
 from jembatan.ledger import services as ledger
 from jembatan.node.context import Node
 from jembatan.store.schema import utcnow
-from jembatan.workspaces import events, files, fold
+from jembatan.workspaces import events, files, fold, held, replication, retention
 from jembatan.workspaces import services as ws
 from jembatan.workspaces.models import WorkspaceEvent
 from jembatan.workspaces.services import Person
@@ -43,7 +43,7 @@ def settle(nodes: list[Node]) -> None:
     """Deliver and take in until nothing moves (what the nodes' periodic chores do)."""
     for _ in range(10):
         deliver_all(nodes)
-        if not sum(ws.ingest(n) for n in nodes):
+        if not sum(replication.ingest(n) for n in nodes):
             return
     raise AssertionError("workspace replication did not settle")
 
@@ -112,7 +112,7 @@ def test_a_node_cut_off_catches_up(trio: Federation, federations: FederationFact
     deliver_all([idn, mys])
     deliver_all([idn, mys])
     for node in (idn, mys):
-        ws.ingest(node)
+        replication.ingest(node)
     assert len(hashes([idn, mys], wid)) == 1
     assert hashes([idn, mys], wid) != hashes([sgp], wid)
 
@@ -200,7 +200,7 @@ def test_events_beyond_a_role_are_rejected_on_every_node(trio: Federation) -> No
         ws.add_task(mys, wid, viewer, "from a viewer")
     # A node that skips its own checks: MYS signs the viewer's event and sends it anyway.
     with mys.db() as s:
-        heads = fold.fold(wid, ws._events(s, wid)).heads
+        heads = fold.fold(wid, held.events_in(s, wid)).heads
     forged = events.make(
         mys.keys().signer(),
         mys.member_id,
@@ -211,7 +211,7 @@ def test_events_beyond_a_role_are_rejected_on_every_node(trio: Federation) -> No
         heads,
         utcnow(),
     )
-    ws._send_events(
+    replication.send_events(
         mys, ws.get(mys, wid, None).state, [idn.member_id, sgp.member_id], [forged.token], "events"
     )
     settle(nodes)
@@ -234,7 +234,9 @@ def test_events_beyond_a_role_are_rejected_on_every_node(trio: Federation) -> No
         heads,
         utcnow(),
     )
-    ws._send_events(mys, ws.get(mys, wid, None).state, [idn.member_id], [stray.token], "events")
+    replication.send_events(
+        mys, ws.get(mys, wid, None).state, [idn.member_id], [stray.token], "events"
+    )
     settle(nodes)
     with idn.db() as s:
         row = s.get(WorkspaceEvent, stray.id)
@@ -259,10 +261,10 @@ def test_retention_purges_on_every_node_and_a_late_member_catches_up(trio: Feder
     assert files.held(mys, wid, sha)
 
     # Forty days on, IDN's chores sign the purge; every node folds it the same way.
-    assert ws.purge_due(idn, now=utcnow() + timedelta(days=40)) > 0
+    assert retention.purge_due(idn, now=utcnow() + timedelta(days=40)) > 0
     settle(nodes)
     for node in (idn, mys):  # what their chores do next (the cut-off is after every message)
-        ws.forget_purged(node, wid)
+        retention.forget_purged(node, wid)
     for node in (idn, mys):
         state = ws.get(node, wid, None).state
         assert state["comments"] == []

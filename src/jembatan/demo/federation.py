@@ -29,6 +29,7 @@ from jembatan.node.context import Node
 from jembatan.node.services import init_node
 from jembatan.registry import authority, membership
 from jembatan.registry.directory import TrustAnchor
+from jembatan.workspaces import replication as workspace_replication
 from jembatan.workspaces import services as workspaces
 
 PASSWORD = "jembatan-demo"  # noqa: S105  (printed at start: a demo, not a secret)
@@ -333,7 +334,7 @@ def set_up_workspace(nodes: list[DemoNode], root: Path, base_port: int) -> None:
             "TLP:AMBER",
         )
         ident = _agree_all(
-            [idn, mys, sgp], collaboration.AGREEMENT_TITLE, [workspaces.kind_of(wid)]
+            [idn, mys, sgp], collaboration.AGREEMENT_TITLE, [workspace_replication.kind_of(wid)]
         )
         workspaces.update_settings(idn, wid, people["IDN-KEMENKES"], agreement=ident)
         for other in (mys, sgp):

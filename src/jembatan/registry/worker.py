@@ -13,7 +13,8 @@ from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.registry import membership, peers
 from jembatan.workspaces import notify as workspace_notices
-from jembatan.workspaces import services as workspaces
+from jembatan.workspaces import replication as workspace_replication
+from jembatan.workspaces import retention as workspace_retention
 
 log = get_logger("jembatan.registry")
 
@@ -42,9 +43,9 @@ def tick(node: Node) -> None:
     except JembatanError as exc:
         log.warning("surveillance chores failed", reason=exc.detail)
     try:
-        workspaces.ingest(node)
-        workspaces.flush_all(node)  # events a failed send left behind
-        workspaces.purge_due(node)
+        workspace_replication.ingest(node)
+        workspace_replication.flush_all(node)  # events a failed send left behind
+        workspace_retention.purge_due(node)
         workspace_notices.send_mail(node)
         workspace_notices.deliver_hooks(node)
     except JembatanError as exc:

@@ -16,7 +16,7 @@ from jembatan.accounts.models import User
 from jembatan.cli.common import DataDir, Json, clear_errors, open_node, print_json
 from jembatan.errors import InvalidInput
 from jembatan.node.context import Node
-from jembatan.workspaces import export, notify, services
+from jembatan.workspaces import export, notify, replication, services
 from jembatan.workspaces.documents import event_doc, hit_doc, summary_doc, workspace_doc
 from jembatan.workspaces.services import Person
 
@@ -553,8 +553,8 @@ def sync(data_dir: DataDir = None) -> None:
     """Take in what partners sent and send what is ours (what `serve` does periodically)."""
     node = _open(data_dir)
     try:
-        taken = services.ingest(node)
-        sent = services.flush_all(node)
+        taken = replication.ingest(node)
+        sent = replication.flush_all(node)
     finally:
         node.close()
     typer.echo(f"{taken} message(s) taken in, {sent} event(s) sent")

@@ -247,3 +247,43 @@ def require_owner(role: str | None) -> None:
 
 def describe(hook: Webhook) -> dict[str, Any]:
     return {"id": hook.id, "url": hook.url, "created_by": hook.created_by}
+
+
+def tell_users(s: Session, node: Node, state: dict[str, Any], applied: list[Event]) -> None:
+    """Tell our own users of what concerns them: a mention, a task given to them."""
+    mine = state.get("users", {}).get(node.member_id, {})
+    prefix = f"{node.member_id}/user/"
+    for event in applied:
+        targets: list[tuple[str, str, str]] = []
+        if event.type == "comment.posted":
+            for actor in event.body.get("mentions", []):
+                if actor.startswith(prefix):
+                    text = f"{event.actor} mentioned you in {state['name']}: {event.body['text']}"
+                    targets.append((actor[len(prefix) :], "mention", text))
+        elif event.type in ("task.created", "task.updated"):
+            fields = event.body if event.type == "task.created" else event.body.get("changes", {})
+            user = fields.get("assignee_user")
+            member = fields.get("assignee_member") or node.member_id
+            if user and member == node.member_id:
+                title = fields.get("title") or state["tasks"].get(
+                    event.body.get("task", ""), {}
+                ).get("title", "")
+                targets.append(
+                    (user, "assigned", f"{event.actor} gave you a task in {state['name']}: {title}")
+                )
+        for username, reason, text in targets:
+            if username == event.user and event.author == node.member_id:
+                continue
+            if username not in mine:
+                continue
+            user_id = s.scalar(select(User.id).where(User.username == username))
+            if user_id is not None:
+                s.add(
+                    Notification(
+                        user_id=user_id,
+                        workspace_id=state["id"],
+                        event_id=event.id,
+                        reason=reason,
+                        text=text[:500],
+                    )
+                )
