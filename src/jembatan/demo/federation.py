@@ -29,6 +29,8 @@ from jembatan.node.context import Node
 from jembatan.node.services import init_node
 from jembatan.registry import authority, membership
 from jembatan.registry.directory import TrustAnchor
+from jembatan.store import migrations
+from jembatan.store.db import open_engine
 from jembatan.workspaces import replication as workspace_replication
 from jembatan.workspaces import services as workspaces
 
@@ -479,5 +481,11 @@ def prepare(root: Path, base_port: int) -> list[tuple[DemoNode, bool]]:
                     step(spec, node)
             finally:
                 node.close()
+        else:  # a folder from an earlier version: bring its schema up to date
+            engine = open_engine(load_settings(folder).db_url)
+            try:
+                migrations.upgrade(engine)
+            finally:
+                engine.dispose()
         out.append((spec, created))
     return out

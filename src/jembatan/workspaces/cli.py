@@ -46,7 +46,14 @@ def _person(node: Node, username: str) -> Person:
 
 
 def _open(data_dir: Path | None) -> Node:
+    """For a change (or a file's bytes): the keys are needed, asked for if not set."""
     return open_node(data_dir, unlock=True)
+
+
+def _reading(data_dir: Path | None) -> Node:
+    """For reading: with JEMBATAN_KEY_PASSPHRASE set, partners' messages are taken in
+    first; without it, what the node holds (its periodic task takes them in)."""
+    return open_node(data_dir)
 
 
 @workspace_app.command("create")
@@ -92,7 +99,7 @@ def list_(
     as_json: Json = False,
 ) -> None:
     """Workspaces held by this node, with their state hashes."""
-    node = _open(data_dir)
+    node = _reading(data_dir)
     try:
         person = _person(node, as_user) if as_user else None
         views = services.list_workspaces(node, person)
@@ -110,7 +117,7 @@ def list_(
 @clear_errors
 def show(ws: Ws, as_user: As = "admin", data_dir: DataDir = None, as_json: Json = False) -> None:
     """One workspace: members, documents, tasks, milestones, discussion, decisions."""
-    node = _open(data_dir)
+    node = _reading(data_dir)
     try:
         view = services.get(node, services.resolve(node, ws), _person(node, as_user))
     finally:
@@ -271,7 +278,7 @@ def task_list(
     ws: Ws, as_user: As = "admin", data_dir: DataDir = None, as_json: Json = False
 ) -> None:
     """Tasks with their status, assignee and due date."""
-    node = _open(data_dir)
+    node = _reading(data_dir)
     try:
         view = services.get(node, services.resolve(node, ws), _person(node, as_user))
     finally:
@@ -396,7 +403,7 @@ def progress(
     ws: Ws, as_user: As = "admin", data_dir: DataDir = None, as_json: Json = False
 ) -> None:
     """Share of tasks done per milestone, and what is overdue."""
-    node = _open(data_dir)
+    node = _reading(data_dir)
     try:
         view = services.get(node, services.resolve(node, ws), _person(node, as_user))
     finally:
@@ -423,7 +430,7 @@ def history(
     as_json: Json = False,
 ) -> None:
     """The workspace's events as this node holds them, with any rejected and why."""
-    node = _open(data_dir)
+    node = _reading(data_dir)
     try:
         rows = services.history(node, services.resolve(node, ws), limit)
     finally:
@@ -476,7 +483,7 @@ def search(
     as_json: Json = False,
 ) -> None:
     """Search documents, discussions, tasks and decisions the user may see."""
-    node = _open(data_dir)
+    node = _reading(data_dir)
     try:
         hits = services.find_text(node, _person(node, as_user), query)
     finally:
