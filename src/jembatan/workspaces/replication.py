@@ -103,11 +103,15 @@ def flush(node: Node, workspace: str) -> int:
     return len(pending)
 
 
-def flush_all(node: Node) -> int:
+def flush_all(node: Node, only: str | None = None) -> int:
+    """`flush` each workspace with events not sent yet (or only one); a failure is logged
+    and left for the next run."""
     with node.db() as s:
         pending = set(
             s.scalars(select(WorkspaceEvent.workspace_id).where(WorkspaceEvent.shared.is_(False)))
         )
+    if only is not None:
+        pending &= {only}
     sent = 0
     for workspace in sorted(pending):
         try:

@@ -199,7 +199,8 @@ def act(
         record(s, held.entry(event, ws_id, row.classification, "applied"))
         notify.tell_users(s, node, folded.state, [event])
         notify.enqueue(s, ws_id, row.state_hash, [event])
-    replication.flush(node, ws_id)
+    # The event is ours now; if sending fails here, the periodic task sends it later.
+    replication.flush_all(node, only=ws_id)
     return event
 
 
