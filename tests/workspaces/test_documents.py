@@ -9,10 +9,13 @@ import os
 import tracemalloc
 from datetime import date, timedelta
 
+from sqlalchemy import select
+
 from jembatan.accounts.services import find_user
 from jembatan.node.context import Node
+from jembatan.workspaces import fold, held
 from jembatan.workspaces import services as ws
-from jembatan.workspaces.models import WorkspaceFile
+from jembatan.workspaces.models import WorkspaceFile, WorkspaceText
 from jembatan.workspaces.services import Person
 from tests.conftest import add_user
 
@@ -98,3 +101,22 @@ def test_progress_counts_done_and_late(node: Node) -> None:
     )
     assert (rows["Targets agreed"]["percent"], rows["Targets agreed"]["overdue"]) == (0, False)
     assert [t["title"] for t in report["overdue"]] == ["Forestry sector"]
+    # Each action advanced the stored state by its one event; folding the whole log anew
+    # gives the same state and hash.
+    with node.db() as s:
+        folded = fold.fold(wid, held.events_in(s, wid))
+    view = ws.get(node, wid, None)
+    assert folded.state == view.state
+    assert folded.state_hash == view.state_hash
+    assert view.events == 7
+
+    def index() -> set[tuple[str, str, str, str, str]]:
+        with node.db() as s:
+            rows = s.scalars(select(WorkspaceText).where(WorkspaceText.workspace_id == wid))
+            return {(r.kind, r.ref, r.classification, r.title, r.body) for r in rows}
+
+    kept = index()
+    with node.transaction() as s:
+        held.refold(s, wid)  # what taking in a partner's events does: all anew
+    assert index() == kept
+    assert len(kept) == 5  # two milestones, three tasks

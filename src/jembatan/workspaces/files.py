@@ -108,13 +108,14 @@ def decrypted(node: Node, workspace: str, sha256: str) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def texts_in(s: Session, workspace: str) -> dict[str, str]:
-    """Extracted text of each file held, by its hash."""
-    rows = s.execute(
-        select(WorkspaceFile.sha256, WorkspaceFile.text).where(
-            WorkspaceFile.workspace_id == workspace
-        )
+def texts_in(s: Session, workspace: str, shas: set[str] | None = None) -> dict[str, str]:
+    """Extracted text of each file held (or of these), by its hash."""
+    query = select(WorkspaceFile.sha256, WorkspaceFile.text).where(
+        WorkspaceFile.workspace_id == workspace
     )
+    if shas is not None:
+        query = query.where(WorkspaceFile.sha256.in_(shas))
+    rows = s.execute(query)
     return {str(sha): str(text) for sha, text in rows}
 
 

@@ -210,6 +210,21 @@ def fold(workspace: str, events: Iterable[Event]) -> Folded:
     return out
 
 
+def extend(
+    workspace: str, state: dict[str, Any], parents: list[Event], event: Event
+) -> tuple[dict[str, Any], str | None]:
+    """A node's own new event, made on all its heads, sorts after every event it holds:
+    folding it is applying it to the state so far, which this changes in place. Returns
+    the state and None, or why the event is rejected (then the caller drops the state:
+    the checks come before the changes, but a copy would cost more than the fold)."""
+    try:
+        _check_link(workspace, event, {p.id: p for p in parents}, state)
+        _apply(state, event, _body(event))
+    except Refused as exc:
+        return state, str(exc)
+    return state, None
+
+
 def _check_link(
     workspace: str, event: Event, held: dict[str, Event], state: dict[str, Any]
 ) -> None:

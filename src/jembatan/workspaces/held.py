@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from jembatan.errors import NotFound
@@ -75,6 +75,47 @@ def refold(s: Session, workspace: str) -> tuple[fold.Folded, Workspace]:
     redact_purged(s, workspace, state, folded.applied)
     search.reindex(s, workspace, state, files.texts_in(s, workspace))
     return folded, row
+
+
+def heads_of(s: Session, row: Workspace) -> list[Event]:
+    """The held events nothing points to yet: the parents of the next event made here."""
+    ids = json.loads(row.heads)
+    tokens = s.scalars(select(WorkspaceEvent.token).where(WorkspaceEvent.id.in_(ids)))
+    return [events.from_stored(t) for t in tokens]
+
+
+def advance(
+    s: Session, workspace: str, heads: list[str], event: Event, state: dict[str, Any]
+) -> tuple[dict[str, Any], Workspace]:
+    """After storing our own new event: the state it gives (from `fold.extend`), without
+    refolding the whole log, when the heads are still those it was made on (nothing else
+    came in meanwhile); otherwise, and after a purge, a full refold."""
+    current = s.scalar(select(Workspace.heads).where(Workspace.id == workspace).with_for_update())
+    if current is None or set(json.loads(current)) != set(heads) or event.type == "content.purged":
+        folded, refolded = refold(s, workspace)
+        return folded.state, refolded
+    row = s.get(Workspace, workspace, populate_existing=True)
+    assert row is not None
+    row.state = json.dumps(state, sort_keys=True)
+    row.state_hash = fold.state_hash(state)
+    row.name = str(state.get("name", ""))
+    row.classification = str(state.get("classification", "TLP:AMBER"))
+    row.heads = json.dumps([event.id])
+    row.events = (
+        s.scalar(
+            select(func.count())
+            .select_from(WorkspaceEvent)
+            .where(WorkspaceEvent.workspace_id == workspace)
+        )
+        or 0
+    )
+    row.updated_at = utcnow()
+    s.execute(update(WorkspaceEvent).where(WorkspaceEvent.id == event.id).values(status="applied"))
+    refs = search.touched(event.type, event.id, event.body)
+    documents = state.get("documents", {})
+    shas = {documents[r]["versions"][-1]["sha256"] for r in refs if r in documents}
+    search.reindex(s, workspace, state, files.texts_in(s, workspace, shas), refs)
+    return state, row
 
 
 def redact_purged(s: Session, workspace: str, state: dict[str, Any], applied: list[Event]) -> None:

@@ -30,10 +30,22 @@ class Hit:
     classification: str
 
 
-def reindex(s: Session, workspace: str, state: dict[str, Any], texts: dict[str, str]) -> None:
-    """Replace the workspace's rows with what its state holds now (rows are never
-    updated in place: the SQLite index follows inserts and deletes by trigger)."""
-    s.execute(delete(WorkspaceText).where(WorkspaceText.workspace_id == workspace))
+def reindex(
+    s: Session,
+    workspace: str,
+    state: dict[str, Any],
+    texts: dict[str, str],
+    refs: set[str] | None = None,
+) -> None:
+    """Replace the workspace's rows (or only those of `refs`) with what its state holds
+    now. Rows are never updated in place: the SQLite index follows inserts and deletes
+    by trigger."""
+    if refs is not None and not refs:
+        return
+    gone = delete(WorkspaceText).where(WorkspaceText.workspace_id == workspace)
+    if refs is not None:
+        gone = gone.where(WorkspaceText.ref.in_(refs))
+    s.execute(gone)
     if not state:
         return
     label = state["classification"]
@@ -41,6 +53,8 @@ def reindex(s: Session, workspace: str, state: dict[str, Any], texts: dict[str, 
     rows: list[dict[str, Any]] = []
 
     def add(kind: str, ref: str, classification: str, title: str, body: str) -> None:
+        if refs is not None and ref not in refs:
+            return
         rows.append(
             {
                 "workspace_id": workspace,
@@ -68,6 +82,21 @@ def reindex(s: Session, workspace: str, state: dict[str, Any], texts: dict[str, 
         add("decision", d["id"], label, d["title"], d["text"])
     if rows:
         s.execute(insert(WorkspaceText), rows)
+
+
+# What an event changes in the index: the item it makes, or the one it edits (by body key).
+_MAKES = {"document.uploaded", "comment.posted", "task.created", "milestone.created"}
+_MAKES |= {"decision.recorded"}
+_EDITS = {"document.versioned": "document", "task.updated": "task", "task.completed": "task"}
+_EDITS |= {"milestone.updated": "milestone"}
+
+
+def touched(type: str, event_id: str, body: dict[str, Any]) -> set[str]:
+    """The refs whose rows an event changes (none for membership and settings)."""
+    if type in _MAKES:
+        return {event_id}
+    key = _EDITS.get(type)
+    return {str(body[key])} if key else set()
 
 
 def _fts_query(query: str) -> str:

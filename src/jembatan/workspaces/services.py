@@ -171,14 +171,13 @@ def act(
     """Sign one event by this person, store it if the workspace allows it, send it on."""
     now = (at or utcnow()).replace(microsecond=0)
     with node.transaction() as s:
-        known = held.events_in(s, workspace) if workspace else []
-        current = fold.fold(workspace, known) if workspace else fold.Folded({})
-        if workspace and not current.state:
+        row = s.get(Workspace, workspace) if workspace else None
+        if workspace and (row is None or not row.state_hash):
             raise NotFound("no workspace {id} at this node", id=workspace)
-        if workspace and current.state.get("classification") not in cleared_labels(
-            person.clearance
-        ):
+        state = held.state_of(row) if row is not None else {}
+        if workspace and state.get("classification") not in cleared_labels(person.clearance):
             raise NotFound("no workspace {id} at this node", id=workspace)
+        heads = held.heads_of(s, row) if row is not None else []
         event = events.make(
             node.keys().signer(),
             node.member_id,
@@ -186,18 +185,18 @@ def act(
             workspace,
             type,
             body,
-            current.heads,
+            heads,
             now,
         )
         ws_id = workspace or events.workspace_of(event)
-        after = fold.fold(ws_id, [*known, event])
-        if event.id in after.rejected:
-            raise Forbidden("{reason}", reason=after.rejected[event.id])
-        replication.check_sendable(node, after.state)
+        after, reason = fold.extend(ws_id, state, heads, event)
+        if reason is not None:
+            raise Forbidden("{reason}", reason=reason)
+        replication.check_sendable(node, after)
         held.store(s, event, None, shared=False)
-        folded, row = held.refold(s, ws_id)
+        state, row = held.advance(s, ws_id, [h.id for h in heads], event, after)
         record(s, held.entry(event, ws_id, row.classification, "applied"))
-        notify.tell_users(s, node, folded.state, [event])
+        notify.tell_users(s, node, state, [event])
         notify.enqueue(s, ws_id, row.state_hash, [event])
     # The event is ours now; if sending fails here, the periodic task sends it later.
     replication.flush_all(node, only=ws_id)
