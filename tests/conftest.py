@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,24 @@ def client(node: Node) -> Iterator[TestClient]:
 
 def add_user(node: Node, username: str = "alice", role: str = "admin") -> int:
     return services.create_user(node, username, PASSWORD, role, username.title()).id
+
+
+@contextmanager
+def portal(
+    node: Node, username: str, role: str = "officer", clearance: str | None = None
+) -> Iterator[TestClient]:
+    """A logged-in official of this node (created here), optionally with a clearance."""
+    add_user(node, username, role)
+    if clearance:
+        services.update_user(node, services.find_user(node, username).id, clearance=clearance)
+    with TestClient(create_app(node)) as client:
+        login(client, username)
+        yield client
+
+
+def page_text(html: str) -> str:
+    """What a reader sees: the page without its tags, spaces collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 def csrf_of(html: str) -> str:

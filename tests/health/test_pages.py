@@ -6,39 +6,17 @@ with their provenance."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from fastapi.testclient import TestClient
 
-from jembatan.accounts.services import find_user, update_user
 from jembatan.exchange import services as exchange
 from jembatan.health import pages, services
 from jembatan.node.context import Node
-from jembatan.web.app import create_app
-from tests.conftest import NodeFactory, add_user, csrf_of, login
+from tests.conftest import NodeFactory, csrf_of, page_text, portal
 from tests.fed import Federation, deliver_all
 from tests.health.test_surveillance import A90, csv_of, pair, seasonal
 
 __all__ = ["pair"]  # the fixture, used below
-
-
-@contextmanager
-def portal(
-    node: Node, username: str, role: str, clearance: str | None = None
-) -> Iterator[TestClient]:
-    add_user(node, username, role)
-    if clearance:
-        update_user(node, find_user(node, username).id, clearance=clearance)
-    with TestClient(create_app(node)) as client:
-        login(client, username)
-        yield client
-
-
-def _text(html: str) -> str:
-    """What a reader sees: the page without its tags, spaces collapsed."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 @pytest.fixture
@@ -71,7 +49,7 @@ def test_officer_imports_sees_the_alarm_and_confirms_it(ears: Node) -> None:
             files={"file": ("bad.csv", bad, "text/csv")},
         )
         assert refused.status_code == 422
-        seen = _text(refused.text)
+        seen = page_text(refused.text)
         assert "Problems in the file: 4; nothing was stored" in seen
         for where in (
             "line 2, column count",
@@ -106,7 +84,7 @@ def test_officer_imports_sees_the_alarm_and_confirms_it(ears: Node) -> None:
         assert f"2026-W47: {latest.count} cases; alarm</title>" in board.text
         marked = board.text.count('<circle class="alarm"')
         assert marked >= 3  # the outbreak's three weeks, at least
-        assert f"alarms: {marked}" in _text(board.text)
+        assert f"alarms: {marked}" in page_text(board.text)
         series = client.get(
             "/health/series",
             params={"member": node.member_id, "disease": A90, "area": "ID-JB", "weeks": 52},
@@ -157,7 +135,7 @@ def test_dashboard_filters_by_disease_and_pages(
         first = client.get("/health")
         assert ">Dengue fever (A90)</h2>" in first.text
         assert ">Measles (B05)</h2>" not in first.text
-        assert "Page 1 of 2 (3 series)" in _text(first.text)
+        assert "Page 1 of 2 (3 series)" in page_text(first.text)
         second = client.get("/health", params={"page": 2})
         assert ">Measles (B05)</h2>" in second.text
         only = client.get("/health", params={"disease": "B05"})
@@ -361,7 +339,7 @@ def test_pages_and_charts_speak_bahasa_indonesia(ears: Node) -> None:
         client.headers["Accept-Language"] = "id"
         board = client.get("/health")
         assert board.headers["Content-Language"] == "id"
-        seen = _text(board.text)
+        seen = page_text(board.text)
         assert "Surveilans" in seen
         assert "Jumlah kasus mingguan di wilayah kita sendiri" in seen
         assert "minggu dari 2025-W48 sampai 2026-W47" in board.text  # the chart's summary

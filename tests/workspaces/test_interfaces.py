@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,25 +20,9 @@ from jembatan.cli import app as cli
 from jembatan.node.context import Node
 from jembatan.web.app import create_app
 from jembatan.workspaces import services as ws
-from tests.conftest import add_user, csrf_of, login
+from tests.conftest import add_user, csrf_of, page_text, portal
 from tests.fed import Federation, FederationFactory, agree
 from tests.workspaces.test_replication import settle
-
-
-@contextmanager
-def portal(
-    node: Node, username: str, role: str = "officer", clearance: str | None = None
-) -> Iterator[TestClient]:
-    add_user(node, username, role)
-    if clearance:
-        update_user(node, find_user(node, username).id, clearance=clearance)
-    with TestClient(create_app(node)) as client:
-        login(client, username)
-        yield client
-
-
-def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 @pytest.fixture
@@ -67,7 +49,7 @@ def test_officials_work_together_in_the_portal(duo: Federation) -> None:
         )
         assert refused.status_code == 422
         assert "keep me" in refused.text
-        assert "TLP:RED" in _text(refused.text)
+        assert "TLP:RED" in page_text(refused.text)
         made = a.post(
             "/workspaces",
             data={
@@ -129,7 +111,7 @@ def test_officials_work_together_in_the_portal(duo: Federation) -> None:
             },
         )
         settle([idn, mys])
-        seen = _text(m.get(f"/workspaces/{wid}/tasks").text)
+        seen = page_text(m.get(f"/workspaces/{wid}/tasks").text)
         assert "Sandbag stock count" in seen
         doc_page = m.get(f"/workspaces/{wid}/documents")
         link = re.search(rf'href="(/workspaces/{wid}/documents/[0-9a-f]+)"', doc_page.text)
@@ -138,7 +120,7 @@ def test_officials_work_together_in_the_portal(duo: Federation) -> None:
         download = re.search(r'href="([^"]+/versions/1)"', detail.text)
         assert download is not None
         assert m.get(download.group(1)).content == b"Shelters: Kuantan, Pekan\n"
-        notes = _text(m.get("/workspaces/notifications").text)
+        notes = page_text(m.get("/workspaces/notifications").text)
         assert "mentioned you" in notes
         assert "gave you a task" in notes
         assert m.get(f"/workspaces/{wid}").text.count(ws.get(mys, wid, None).state_hash) == 1

@@ -152,30 +152,44 @@ def make_agreements(nodes: list[DemoNode], root: Path, base_port: int) -> None:
         a, b = open_demo_node(root, by_member[first]), open_demo_node(root, by_member[second])
         try:
             if not any(h.terms.title == title for h in agreements.list_agreements(a)):
-                _agree(a, b, title, kinds)
+                _agree([a, b], title, kinds)
         finally:
             a.close()
             b.close()
 
 
-def _agree(a: Node, b: Node, title: str, kinds: list[str]) -> None:
+def _agree(
+    nodes: list[Node],
+    title: str,
+    kinds: list[str],
+    purpose: str = "Sharing disease surveillance and coordinating outbreak response",
+    legal: tuple[str, str] = (
+        "International Health Regulations (2005), Article 44",
+        "IHR (2005) art. 44",
+    ),
+) -> str:
+    """An agreement made the real way: drafted and signed by the first node, delivered
+    by the workers, countersigned by each other party in turn; waits until it is active."""
+    first, others = nodes[0], nodes[1:]
     held = agreements.draft(
-        a,
+        first,
         title=title,
-        parties=[b.member_id],
+        parties=[n.member_id for n in others],
         kinds=kinds,
-        purpose="Sharing disease surveillance and coordinating outbreak response",
-        legal_basis="International Health Regulations (2005), Article 44",
-        legal_reference="IHR (2005) art. 44",
+        purpose=purpose,
+        legal_basis=legal[0],
+        legal_reference=legal[1],
         ceiling="TLP:AMBER",
         valid_days=365,
-        actor=f"{a.member_id}/user/admin",
+        actor=f"{first.member_id}/user/admin",
     )
     ident = held.terms.id
-    agreements.sign(a, ident, f"{a.member_id}/user/admin")
-    _wait(lambda: _holds(b, ident), f"the proposal reaching {b.member_id}")
-    agreements.sign(b, ident, f"{b.member_id}/user/admin")
-    _wait(lambda: agreements.get(a, ident).status == "active", f"{title} in force")
+    agreements.sign(first, ident, f"{first.member_id}/user/admin")
+    for node in others:
+        _wait(functools.partial(_holds, node, ident), f"the proposal reaching {node.member_id}")
+        agreements.sign(node, ident, f"{node.member_id}/user/admin")
+    _wait(lambda: agreements.get(first, ident).status == "active", f"{title} in force")
+    return ident
 
 
 def _holds(node: Node, ident: str) -> bool:
@@ -335,8 +349,12 @@ def set_up_workspace(nodes: list[DemoNode], root: Path, base_port: int) -> None:
             "TLP:GREEN",
             "TLP:AMBER",
         )
-        ident = _agree_all(
-            [idn, mys, sgp], collaboration.AGREEMENT_TITLE, [workspace_replication.kind_of(wid)]
+        ident = _agree(
+            [idn, mys, sgp],
+            collaboration.AGREEMENT_TITLE,
+            [workspace_replication.kind_of(wid)],
+            "Working together in the shared dengue response workspace",
+            ("ASEAN Leaders' Declaration on Dengue (2011)", "ASEAN Dengue Day declaration"),
         )
         workspaces.update_settings(idn, wid, people["IDN-KEMENKES"], agreement=ident)
         for other in (mys, sgp):
@@ -417,30 +435,6 @@ def _fill_workspace(
 
 def _has(node: Node, wid: str, part: str, item: str) -> bool:
     return item in workspaces.get(node, wid, None).state.get(part, {})
-
-
-def _agree_all(nodes: list[Node], title: str, kinds: list[str]) -> str:
-    """One agreement among several parties: drafted by the first, signed by each."""
-    first, others = nodes[0], nodes[1:]
-    held = agreements.draft(
-        first,
-        title=title,
-        parties=[n.member_id for n in others],
-        kinds=kinds,
-        purpose="Working together in the shared dengue response workspace",
-        legal_basis="ASEAN Leaders' Declaration on Dengue (2011)",
-        legal_reference="ASEAN Dengue Day declaration",
-        ceiling="TLP:AMBER",
-        valid_days=365,
-        actor=f"{first.member_id}/user/admin",
-    )
-    ident = held.terms.id
-    agreements.sign(first, ident, f"{first.member_id}/user/admin")
-    for node in others:
-        _wait(functools.partial(_holds, node, ident), f"the proposal reaching {node.member_id}")
-        agreements.sign(node, ident, f"{node.member_id}/user/admin")
-    _wait(lambda: agreements.get(first, ident).status == "active", f"{title} in force")
-    return ident
 
 
 SEED_STEPS: list[Callable[[DemoNode, Node], None]] = [seed_users, take_registry_role]

@@ -3,8 +3,9 @@ agencies' own systems. Writes act as the token's user, within their workspace ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
@@ -332,40 +333,47 @@ def export_archive(request: Request, caller: Reader, ws: str) -> FileResponse:
     return archive_response(node, wid, _who(caller))
 
 
-def archive_response(node: Node, wid: str, person: Person) -> FileResponse:
-    path = node.blobs.temp_path(f"ws-export-{uuid7()}")
+def _spooled(
+    node: Node,
+    write: Callable[[BinaryIO], dict[str, Any]],
+    answer: Callable[[dict[str, Any]], tuple[str, str, dict[str, str]]],
+) -> FileResponse:
+    """What `write` produces, in a temporary file streamed from there (constant memory);
+    `answer` gives its media type, file name and headers from what `write` returned. The
+    file goes when the answer is sent, or at once when writing fails."""
+    path = node.blobs.temp_path(f"ws-out-{uuid7()}")
     try:
         with path.open("wb") as out:
-            export.export(node, wid, person, out)
+            made = write(out)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    media_type, filename, headers = answer(made)
     return FileResponse(
         path,
-        media_type="application/zip",
-        filename=f"workspace-{wid}.zip",
+        media_type=media_type,
+        filename=filename,
+        headers=headers,
         background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
+def archive_response(node: Node, wid: str, person: Person) -> FileResponse:
+    return _spooled(
+        node,
+        lambda out: export.export(node, wid, person, out),
+        lambda _: ("application/zip", f"workspace-{wid}.zip", {}),
     )
 
 
 def version_response(
     node: Node, wid: str, person: Person, document: str, version: int
 ) -> FileResponse:
-    """One version's exact bytes, decrypted to a temporary file and streamed from there."""
-    chosen = services.version_of(node, wid, person, document, version)
-    path = node.blobs.temp_path(f"ws-read-{uuid7()}")
-    try:
-        with path.open("wb") as out:
-            services.download(node, wid, person, document, version, out)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return FileResponse(
-        path,
-        media_type=chosen["content_type"],
-        filename=chosen["filename"],
-        headers={"X-Content-SHA256": chosen["sha256"]},
-        background=BackgroundTask(path.unlink, missing_ok=True),
+    """One version's exact bytes, with their SHA-256 in X-Content-SHA256."""
+    return _spooled(
+        node,
+        lambda out: services.download(node, wid, person, document, version, out),
+        lambda v: (v["content_type"], v["filename"], {"X-Content-SHA256": v["sha256"]}),
     )
 
 

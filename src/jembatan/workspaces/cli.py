@@ -45,6 +45,15 @@ def _person(node: Node, username: str) -> Person:
     return Person.of(user)
 
 
+def _view(data_dir: Path | None, ws: str, as_user: str) -> services.View:
+    """One workspace as the user may see it, for the reading commands."""
+    node = _reading(data_dir)
+    try:
+        return services.get(node, services.resolve(node, ws), _person(node, as_user))
+    finally:
+        node.close()
+
+
 def _open(data_dir: Path | None) -> Node:
     """For a change (or a file's bytes): the keys are needed, asked for if not set."""
     return open_node(data_dir, unlock=True)
@@ -117,11 +126,7 @@ def list_(
 @clear_errors
 def show(ws: Ws, as_user: As = "admin", data_dir: DataDir = None, as_json: Json = False) -> None:
     """One workspace: members, documents, tasks, milestones, discussion, decisions."""
-    node = _reading(data_dir)
-    try:
-        view = services.get(node, services.resolve(node, ws), _person(node, as_user))
-    finally:
-        node.close()
+    view = _view(data_dir, ws, as_user)
     doc = workspace_doc(view)
     if as_json:
         print_json(doc)
@@ -278,11 +283,7 @@ def task_list(
     ws: Ws, as_user: As = "admin", data_dir: DataDir = None, as_json: Json = False
 ) -> None:
     """Tasks with their status, assignee and due date."""
-    node = _reading(data_dir)
-    try:
-        view = services.get(node, services.resolve(node, ws), _person(node, as_user))
-    finally:
-        node.close()
+    view = _view(data_dir, ws, as_user)
     tasks = workspace_doc(view)["tasks"]
     if as_json:
         print_json(tasks)
@@ -403,11 +404,7 @@ def progress(
     ws: Ws, as_user: As = "admin", data_dir: DataDir = None, as_json: Json = False
 ) -> None:
     """Share of tasks done per milestone, and what is overdue."""
-    node = _reading(data_dir)
-    try:
-        view = services.get(node, services.resolve(node, ws), _person(node, as_user))
-    finally:
-        node.close()
+    view = _view(data_dir, ws, as_user)
     doc = services.progress(view.state, date.today().isoformat())
     if as_json:
         print_json(doc)

@@ -289,10 +289,6 @@ def leave(node: Node, workspace: str, person: Person) -> Event:
     return act(node, workspace, person, "member.left", {})
 
 
-def remove_member(node: Node, workspace: str, person: Person, member: str) -> Event:
-    return act(node, workspace, person, "member.removed", {"member": member.strip()})
-
-
 def admit(node: Node, workspace: str, person: Person, username: str, role: str) -> Event:
     """Let one of our own users in, with a role (or change it)."""
     with node.db() as s:
@@ -302,10 +298,6 @@ def admit(node: Node, workspace: str, person: Person, username: str, role: str) 
     if role not in fold.ROLES:
         raise InvalidInput("role must be one of: {roles}", roles=", ".join(fold.ROLES))
     return act(node, workspace, person, "user.admitted", {"user": username, "role": role})
-
-
-def remove_user(node: Node, workspace: str, person: Person, username: str) -> Event:
-    return act(node, workspace, person, "user.removed", {"user": username})
 
 
 def upload(
@@ -346,26 +338,10 @@ def upload(
     return act(node, workspace, person, "document.uploaded", _checked("document.uploaded", body))
 
 
-def download(
-    node: Node, workspace: str, person: Person, document: str, version: int | None, target: BinaryIO
-) -> dict[str, Any]:
-    """Write one version's bytes (the latest by default) to `target`; returns the version."""
-    view = get(node, workspace, person)
-    if view.role is None:
-        raise Forbidden("accept the invitation first")
-    doc = view.state["documents"][find(view.state["documents"], document, "document")]
-    versions = doc["versions"]
-    n = version or len(versions)
-    if not 1 <= n <= len(versions):
-        raise NotFound("this document has no version {n}", n=n)
-    chosen: dict[str, Any] = versions[n - 1]
-    files.write(node, workspace, chosen["sha256"], target)
-    return chosen
-
-
 def version_of(
     node: Node, workspace: str, person: Person, document: str, version: int | None
 ) -> dict[str, Any]:
+    """One version of a document (the latest by default) whose file this node holds."""
     view = get(node, workspace, person)
     if view.role is None:
         raise Forbidden("accept the invitation first")
@@ -377,6 +353,15 @@ def version_of(
     if not files.held(node, workspace, found["sha256"]):
         raise NotFound("this version's file has not arrived at this node yet")
     return found
+
+
+def download(
+    node: Node, workspace: str, person: Person, document: str, version: int | None, target: BinaryIO
+) -> dict[str, Any]:
+    """Write one version's bytes (the latest by default) to `target`; returns the version."""
+    chosen = version_of(node, workspace, person, document, version)
+    files.write(node, workspace, chosen["sha256"], target)
+    return chosen
 
 
 def comment(node: Node, workspace: str, person: Person, text: str, thread: str = "") -> Event:
