@@ -18,7 +18,8 @@ more per call) takes as little of the two cores as possible from the servers.
 
 Settings: JEMBATAN_BENCH_GATEWAY_SECONDS (15), JEMBATAN_BENCH_GATEWAY_CLIENTS (32),
 JEMBATAN_BENCH_GATEWAY_SOLO_SECONDS (5); JEMBATAN_BENCH_GATEWAY_PYSPY names a folder to
-write py-spy samples of both nodes during the loaded gateway run (py-spy must be on PATH).
+write py-spy samples (of the thread holding the GIL) of both nodes during the loaded
+gateway run (py-spy must be on PATH).
 """
 
 from __future__ import annotations
@@ -407,6 +408,7 @@ def _pyspy(pids: dict[str, int], seconds: float) -> list[subprocess.Popen[bytes]
                 "--format",
                 "raw",
                 "--threads",
+                "--gil",  # only the thread holding the GIL: where the CPU goes
                 "--output",
                 str(folder / f"{name.split()[0]}.txt"),
             ],

@@ -9,7 +9,9 @@ import base64
 import hashlib
 import struct
 import uuid
-from typing import Any
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -22,7 +24,7 @@ from http_message_signatures import (
 )
 
 from jembatan.crypto.keys import raw_public_ed25519
-from jembatan.gateway import proxy, services, xroad
+from jembatan.gateway import hops, proxy, services, xroad
 from jembatan.gateway.frames import FrameWriter
 from jembatan.identifiers import SubsystemId
 from jembatan.registry.membership import federation
@@ -71,11 +73,28 @@ def _unframe(raw: bytes) -> tuple[bytes, bytes, bytes]:
     return data, raw[at : at + 32], raw[at + 32 :]
 
 
+@dataclass
+class _Answer:
+    """What the proxy reads of an answer from the other node."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        yield self.body
+
+    async def aclose(self) -> None:
+        return None
+
+
 def _signature_bytes(header: str) -> bytes:
     return base64.b64decode(header.split("=:", 1)[1].rstrip(":"))
 
 
-def _request(setup: Setup, body: bytes, tamper: bool = False) -> httpx.Request:
+def _request(
+    setup: Setup, body: bytes, tamper: bool = False, request_id: str | None = None
+) -> httpx.Request:
     """A signed, framed call from MYS's node to IDN's, made without Jembatan's code."""
     url = setup.url(setup.idn, "/fed/v1/r1/ASEAN/GOV/IDN/health/echo/v1/hello?q=1")
     request = httpx.Request(
@@ -84,7 +103,7 @@ def _request(setup: Setup, body: bytes, tamper: bool = False) -> httpx.Request:
         headers={
             "X-Road-Client": "ASEAN/GOV/MYS/portal",
             "X-Road-Id": "independent-1",
-            "X-Road-Request-Id": str(uuid.uuid4()),
+            "X-Road-Request-Id": request_id or str(uuid.uuid4()),
             "Jembatan-Body-Framing": "jb-frames/1",
             "Jembatan-Body-Length": str(len(body)),
             "Content-Type": "text/plain",
@@ -170,6 +189,29 @@ def test_a_replayed_call_is_refused(setup: Setup) -> None:
     assert b"replayed" in _unframe(again.content)[0]
 
 
+def test_a_request_id_is_served_once_even_signed_anew(setup: Setup) -> None:
+    """Concurrent calls with one request id share a group commit: only one is served."""
+    ident = str(uuid.uuid4())
+    first = httpx.Client().send(_request(setup, b"once", request_id=ident))
+    assert first.status_code == 200
+    again = httpx.Client().send(_request(setup, b"twice", request_id=ident))
+    assert again.headers["x-road-error"] == "Server.ServerProxy.InvalidRequest"
+    assert b"was used before" in _unframe(again.content)[0]
+
+    async def together() -> list[httpx.Response]:
+        shared = str(uuid.uuid4())
+        async with httpx.AsyncClient() as client:
+            return await asyncio.gather(
+                *(client.send(_request(setup, b"x", request_id=shared)) for _ in range(6))
+            )
+
+    answers = asyncio.run(together())
+    assert sorted(a.headers.get("x-road-error", "served") for a in answers) == [
+        *["Server.ServerProxy.InvalidRequest"] * 5,
+        "served",
+    ]
+
+
 def test_an_answer_bound_to_another_request_is_refused(setup: Setup) -> None:
     """The consumer's node recomputes X-Road-Request-Hash: a properly signed answer of the
     provider's node that was made for another request (replayed, or swapped in transit)
@@ -192,12 +234,13 @@ def test_an_answer_bound_to_another_request_is_refused(setup: Setup) -> None:
         values = {"@status": "200", **{k: headers[k] for k in proxy.RESPONSE_COMPONENTS[1:]}}
         signature, _, _ = proxy._sign(idn, values, headers)
         body = _framed(b"{}", signature, idn.keys().signer().signing_key())
-        answer = httpx.Response(200, headers=headers, stream=httpx.ByteStream(body))
+        lowered = {k.lower(): v for k, v in headers.items()}  # as hops gives them
+        answer = cast(hops.Answer, _Answer(200, lowered, body))
 
         async def nothing() -> None:
             return None
 
-        async def attempt(answer: httpx.Response = answer) -> Any:
+        async def attempt(answer: hops.Answer = answer) -> Any:
             return await proxy._answer(
                 mys,
                 record,

@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from jembatan.accounts import passwords, totp
+from jembatan.accounts import passwords, tokens, totp
 from jembatan.accounts.models import RecoveryCode, User, WebSession
 from jembatan.accounts.roles import parse_role
 from jembatan.crypto.secretbox import SecretBox
@@ -140,7 +140,8 @@ def update_user(
             changes["email"] = "set" if user.email else "removed"
         if changes:
             _audit(node, s, USER_CHANGED, user, actor, **changes)
-        return user
+    tokens.forget_checks(node)  # a disabled user's or changed role's tokens stop at once
+    return user
 
 
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")

@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -98,7 +99,8 @@ def revoke_token(node: Node, token_id: str, owner_id: int | None = None) -> ApiT
             raise NotFound("no token {id!r}", id=token_id)
         if record.revoked_at is None:
             record.revoked_at = utcnow()
-        return record
+    forget_checks(node)
+    return record
 
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -112,6 +114,11 @@ class TokenHolder:
 
 
 def authenticate_token(node: Node, presented: str) -> TokenHolder:
+    return _authenticate(node, presented)[0]
+
+
+def _authenticate(node: Node, presented: str) -> tuple[TokenHolder, str, datetime]:
+    """The holder, the stored secret hash and the expiry."""
     match = _FORMAT.match(presented.strip())
     if not match:
         raise Unauthenticated("malformed API token")
@@ -131,7 +138,45 @@ def authenticate_token(node: Node, presented: str) -> TokenHolder:
         if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
             record.last_used_at = now  # not on every call: a write per request costs throughput
         allowed = PERMISSIONS[Role(user.role)]
-        return TokenHolder(user, frozenset(record.scope_list) & allowed, token_id)
+        holder = TokenHolder(user, frozenset(record.scope_list) & allowed, token_id)
+        return holder, record.secret_hash, record.expires_at
+
+
+# How long the gateway may go by a token as checked when another process (a CLI command)
+# revoked it or disabled its owner; this process's own changes apply at once.
+CHECK_SECONDS = 1.0
+_CHECKS = "token_checks"
+
+
+def remembered(node: Node, presented: str) -> TokenHolder | None:
+    """The holder of a token checked less than CHECK_SECONDS ago, when the secret matches
+    (compared in constant time) and the token has not expired since; None: check afresh
+    with `authenticate_remembering`. Every gateway call presents a token."""
+    match = _FORMAT.match(presented.strip())
+    checks = node.extras.get(_CHECKS)
+    if match is None or not isinstance(checks, dict):
+        return None
+    found = checks.get(match.group(1))
+    if found is None or time.monotonic() - found[0] >= CHECK_SECONDS or found[3] <= time.time():
+        return None
+    if not hmac.compare_digest(found[1], _digest(match.group(2))):
+        return None
+    holder: TokenHolder = found[2]
+    return holder
+
+
+def authenticate_remembering(node: Node, presented: str) -> TokenHolder:
+    holder, secret_hash, expires_at = _authenticate(node, presented)
+    checks = node.extras.setdefault(_CHECKS, {})
+    assert isinstance(checks, dict)
+    expires = expires_at.replace(tzinfo=UTC) if expires_at.tzinfo is None else expires_at
+    checks[holder.token_id] = (time.monotonic(), secret_hash, holder, expires.timestamp())
+    return holder
+
+
+def forget_checks(node: Node) -> None:
+    """After a token is revoked or a user changed, every token is checked afresh."""
+    node.extras.pop(_CHECKS, None)
 
 
 def token_status(record: ApiToken, now: datetime | None = None) -> str:

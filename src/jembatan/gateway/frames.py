@@ -40,6 +40,16 @@ class FrameWriter:
         self._hash = hashlib.sha256()
         self._hash512 = hashlib.sha512()
 
+    def whole(self, data: bytes) -> bytes:
+        """A body known whole, framed at once: what `frames` yields, joined."""
+        if self.limit is not None and len(data) > self.limit:
+            raise BodyTooLarge(f"the body is larger than {self.limit} bytes")
+        self.size = len(data)
+        digest = hashlib.sha256(data).digest()
+        self.sha256, self.sha512 = digest.hex(), hashlib.sha512(data).digest()
+        framed = _LENGTH.pack(len(data)) + data if data else b""
+        return framed + _LENGTH.pack(0) + digest + self.sign(digest)
+
     async def frames(self, source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         async for chunk in source:
             if not chunk:

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
-import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from jembatan.accounts import tokens
 from jembatan.crypto import httpsig
 from jembatan.errors import InvalidInput, JembatanError, Unauthenticated
-from jembatan.gateway import services, xroad
+from jembatan.gateway import hops, services, xroad
 from jembatan.gateway.frames import FRAMING, BodyRefused, BodyTooLarge, FrameReader, FrameWriter
 from jembatan.gateway.frames import trailer_message as trailer
 from jembatan.identifiers import SubsystemId
@@ -59,7 +58,8 @@ NODE_SET = frozenset({"date", "x-request-id"})
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS"})
 MEDIATED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 NO_BODY_STATUS = frozenset({204, 304})
-SMALL = 256 * 1024  # answers up to this size are checked whole, then sent in one piece
+SMALL = 256 * 1024  # bodies up to this size are framed or checked whole, then sent in one piece
+CONNECT_SECONDS = 10.0
 
 
 def request_hash(signature_base: bytes, body_sha512: bytes | None) -> str:
@@ -72,22 +72,15 @@ def request_hash(signature_base: bytes, body_sha512: bytes | None) -> str:
     return base64.b64encode(digest).decode()
 
 
-def _http(node: Node) -> httpx.AsyncClient:
-    """One pooled keep-alive client per node and event loop, for both hops."""
-    key = f"gateway_http:{id(asyncio.get_running_loop())}"
-    client = node.extras.get(key)
-    if not isinstance(client, httpx.AsyncClient):
-        client = httpx.AsyncClient(
-            headers={"User-Agent": USER_AGENT},
-            # Idle connections are dropped before a server's usual 5 s keep-alive ends, so a
-            # call never goes out on a connection the other side is closing.
-            limits=httpx.Limits(
-                max_connections=256, max_keepalive_connections=64, keepalive_expiry=2.0
-            ),
-            follow_redirects=False,
-        )
-        node.extras[key] = client
-    return client
+def _hops(node: Node) -> hops.Hops:
+    """One pool of keep-alive connections per node and event loop, for both hops."""
+    key = f"gateway_hops:{id(asyncio.get_running_loop())}"
+    pool = node.extras.get(key)
+    if not isinstance(pool, hops.Hops):
+        # Idle connections are dropped before a server's usual 5 s keep-alive ends, so a
+        # call never goes out on a connection the other side is closing.
+        pool = node.extras[key] = hops.Hops(user_agent=USER_AGENT, keepalive_expiry=2.0)
+    return pool
 
 
 def _raw_path(request: Request) -> str:
@@ -104,11 +97,6 @@ def _has_body(request: Request) -> bool:
     return "transfer-encoding" in request.headers or request.headers.get(
         "content-length", "0"
     ) not in ("", "0")
-
-
-async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield b""  # pragma: no cover  (makes this an async generator)
 
 
 def _error_response(exc: xroad.GatewayError, headers: dict[str, str] | None = None) -> Response:
@@ -175,9 +163,7 @@ def _record_later(request: Request, record: services.CallRecord, t0: float) -> C
         record.duration_ms = int((time.perf_counter() - t0) * 1000)
         with anyio.CancelScope(shield=True):
             try:
-                await asyncio.wrap_future(
-                    Batcher.of(node).submit(lambda s: services.write_call(s, record))
-                )
+                await Batcher.of(node).write(services.write_calls, record)
             except Exception:  # the answer is already on its way; the log says what failed
                 log.exception("gateway call not recorded", request_id=record.request_id)
 
@@ -225,10 +211,12 @@ async def _authenticate(node: Node, request: Request) -> str:
             "send an API token of this node as 'Authorization: Bearer <token>'",
             status=401,
         )
-    try:
-        holder = await run_in_threadpool(tokens.authenticate_token, node, header[7:])
-    except Unauthenticated as exc:
-        raise xroad.GatewayError(xroad.CLIENT_NOT_ALLOWED, exc.detail, status=401) from None
+    holder = tokens.remembered(node, header[7:])
+    if holder is None:
+        try:
+            holder = await run_in_threadpool(tokens.authenticate_remembering, node, header[7:])
+        except Unauthenticated as exc:
+            raise xroad.GatewayError(xroad.CLIENT_NOT_ALLOWED, exc.detail, status=401) from None
     if SCOPE not in holder.scopes:
         raise xroad.GatewayError(
             xroad.CLIENT_NOT_ALLOWED, f"this API token lacks scope {SCOPE!r}", status=403
@@ -278,39 +266,45 @@ async def _consume(
     headers[xroad.ID] = record.xroad_id
     headers[xroad.REQUEST_ID] = record.request_id
     headers[FRAMING_HEADER] = FRAMING
+    length = request.headers.get("content-length")
     has_body = _has_body(request)
-    if "content-length" in request.headers:
-        headers[LENGTH] = request.headers["content-length"]
+    if length is not None:
+        headers[LENGTH] = length
     elif not has_body:
         headers[LENGTH] = "0"
     values = {"@method": request.method, "@target-uri": url}
     values.update({name: headers[name] for name in REQUEST_COMPONENTS if name in headers})
     _, base, seal = _sign(node, values, headers)
-    limit = node.settings.gateway_max_body_bytes
-    writer = FrameWriter(seal, limit)
-    http = _http(node)
-    outgoing = http.build_request(
-        request.method,
-        url,
-        headers=headers,
-        content=writer.frames(request.stream() if has_body else _nothing()),
-        timeout=httpx.Timeout(node.settings.gateway_timeout_seconds, connect=10.0),
-    )
+    writer = FrameWriter(seal, node.settings.gateway_max_body_bytes)
+    body: bytes | AsyncIterator[bytes]
     try:
-        answer = await http.send(outgoing, stream=True)
+        if not has_body:
+            body = writer.whole(b"")
+        elif length is not None and length.isdigit() and int(length) <= SMALL:
+            body = writer.whole(await request.body())  # small: framed in one piece
+        else:
+            body = writer.frames(request.stream())
+        answer = await _hops(node).request(
+            request.method,
+            url,
+            headers,
+            body,
+            timeout=node.settings.gateway_timeout_seconds,
+            connect_timeout=CONNECT_SECONDS,
+        )
     except BodyTooLarge as exc:
         raise xroad.GatewayError(xroad.BODY_TOO_LARGE, str(exc)) from None
     except ClientDisconnect:
         raise xroad.GatewayError(
             xroad.INVALID_REQUEST, "the client went away while sending"
         ) from None
-    except httpx.TimeoutException:
+    except hops.HopTimeout:
         raise xroad.GatewayError(
             xroad.NETWORK_ERROR,
             f"no answer from {service.provider}'s node within "
             f"{node.settings.gateway_timeout_seconds} seconds",
         ) from None
-    except httpx.TransportError as exc:
+    except hops.HopError as exc:
         raise xroad.GatewayError(
             xroad.NETWORK_ERROR, f"{service.provider}'s node is unreachable: {exc}"
         ) from None
@@ -327,7 +321,7 @@ async def _answer(
     record: services.CallRecord,
     finish: Callable[[], Any],
     answer_headers: dict[str, str],
-    answer: httpx.Response,
+    answer: hops.Answer,
     service: xroad.ServiceId,
     request_base: bytes,
     writer: FrameWriter,
@@ -337,7 +331,7 @@ async def _answer(
     try:
         verified = httpsig.verify_values(
             answer.headers,
-            lambda name: str(answer.status_code) if name == "@status" else None,
+            lambda name: str(answer.status) if name == "@status" else None,
             RESPONSE_COMPONENTS,
             key_for,
             int(time.time()),
@@ -364,7 +358,7 @@ async def _answer(
     record.request_hash = expected
     key = key_for(verified.request.keyid, verified.request.created)
     reader = FrameReader(
-        answer.aiter_raw(), _checker(key, verified.signature), node.settings.gateway_max_body_bytes
+        answer.pieces(), _checker(key, verified.signature), node.settings.gateway_max_body_bytes
     )
     headers = {
         k: v for k, v in answer.headers.items() if xroad.passes_back(k) and k not in NODE_SET
@@ -381,7 +375,7 @@ async def _answer(
         try:
             async for piece in _evidence_first(reader.data(), fill, finish):
                 yield piece
-        except (BodyRefused, httpx.TransportError) as exc:
+        except (BodyRefused, hops.HopError) as exc:
             record.error, record.message = xroad.INCONSISTENT, f"answer body refused: {exc}"
             log.warning("gateway answer refused", request_id=record.request_id, reason=str(exc))
             raise
@@ -462,7 +456,7 @@ async def provide(request: Request) -> Response:
     reader: FrameReader | None = None
     try:
         try:
-            peer, checked = await peers.check_signed_values(
+            peer, checked = peers.signed_values(
                 node,
                 headers,
                 lambda name: {"@method": request.method, "@target-uri": target}.get(name),
@@ -470,6 +464,7 @@ async def provide(request: Request) -> Response:
             )
         except JembatanError as exc:
             raise xroad.GatewayError(xroad.SERVER_SIGNATURE, exc.detail) from None
+        await _admit(node, checked, record.request_id)
         verified = checked
         record.actor = peer.member
         key = _member_key(node, peer.member)(checked.request.keyid, checked.request.created)
@@ -498,18 +493,29 @@ async def provide(request: Request) -> Response:
             finish,
             exc.status,
             _error_headers(exc),
-            _one(exc.body()),
+            exc.body(),
             request_hash_value,
             request_id=claimed,
         )
 
 
+async def _admit(node: Node, verified: httpsig.Verified, request_id: str) -> None:
+    """Record the signature's nonce and refuse a request id served before."""
+    admission = services.Admission(peers.nonce_row(node, verified.request), request_id)
+    verdict = await Batcher.of(node).write(services.admit, admission)
+    if verdict == services.REPLAYED:
+        raise xroad.GatewayError(
+            xroad.SERVER_SIGNATURE, "request signature refused: replayed nonce"
+        )
+    if verdict == services.USED_BEFORE:
+        raise xroad.GatewayError(
+            xroad.SERVER_INVALID_REQUEST,
+            f"X-Road-Request-Id {request_id} was used before; every call needs a new one",
+        )
+
+
 def _error_headers(exc: xroad.GatewayError) -> dict[str, str]:
     return {"content-type": "application/json", xroad.ERROR: exc.type}
-
-
-async def _one(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 async def _signed(
@@ -518,14 +524,14 @@ async def _signed(
     finish: Callable[[], Any],
     status: int,
     headers: dict[str, str],
-    content: AsyncIterator[bytes],
+    content: bytes | hops.Answer,
     request_hash_value: str,
     close: Callable[[], Any] | None = None,
     small: bool = True,
     request_id: str | None = None,
 ) -> Response:
     """Our signed, framed answer to the consumer's node: built whole when small, else
-    streamed."""
+    streamed from the service's answer."""
     headers[STATUS] = str(status)
     headers[xroad.REQUEST_ID] = request_id or record.request_id
     headers[xroad.REQUEST_HASH] = request_hash_value or "-"
@@ -542,8 +548,8 @@ async def _signed(
 
     if small:
         try:
-            whole = b"".join([piece async for piece in writer.frames(content)])
-        except httpx.TransportError as exc:
+            whole = writer.whole(content if isinstance(content, bytes) else await content.read())
+        except hops.HopError as exc:
             raise xroad.GatewayError(
                 xroad.SERVICE_FAILED, f"the service's answer broke off: {exc}"
             ) from None
@@ -554,11 +560,14 @@ async def _signed(
         await finish()
         return Response(whole, status_code=200, headers=headers)
 
+    assert isinstance(content, hops.Answer)
+    pieces = content.pieces()
+
     async def body() -> AsyncIterator[bytes]:
         try:
-            async for piece in _evidence_first(writer.frames(content), fill, finish):
+            async for piece in _evidence_first(writer.frames(pieces), fill, finish):
                 yield piece
-        except httpx.TransportError as exc:
+        except hops.HopError as exc:
             record.error = xroad.SERVICE_FAILED
             record.message = f"the service's answer broke off: {exc}"
             raise
@@ -592,11 +601,6 @@ async def _provide(
             xroad.SERVER_CLIENT,
             f"{client} is not a subsystem of the calling member {peer.member}",
         )
-    if await run_in_threadpool(services.seen, node, record.request_id):
-        raise xroad.GatewayError(
-            xroad.SERVER_INVALID_REQUEST,
-            f"X-Road-Request-Id {record.request_id} was used before; every call needs a new one",
-        )
     if service.provider != node.member_id:
         raise xroad.GatewayError(
             xroad.UNKNOWN_SERVICE, f"{node.member_id} does not provide {service}"
@@ -607,47 +611,46 @@ async def _provide(
     view = services.find_for_call(node, sub, service.code)
     if view is None:
         raise xroad.GatewayError(xroad.UNKNOWN_SERVICE, f"Unknown service: {service}")
-    _, record.agreement_id = await run_in_threadpool(
-        services.decide, node, view, client, request.method, rest
-    )
+    if view.by_agreement:  # such a right reads the agreement's state
+        _, record.agreement_id = await run_in_threadpool(
+            services.decide, node, view, client, request.method, rest
+        )
+    else:
+        _, record.agreement_id = services.decide(node, view, client, request.method, rest)
     url = view.service.base_url + rest + _query(request)
     out = {k: v for k, v in request.headers.items() if xroad.passes(k)}
     length = request.headers.get(LENGTH)
     if length is not None:
         out["content-length"] = length
-    if length == "0":
-        await _collect(reader.data(), 0)
-        content: AsyncIterator[bytes] | None = None
-    else:
-        content = reader.data()
-    http = _http(node)
-    outgoing = http.build_request(
-        request.method,
-        url,
-        headers=out,
-        content=content,
-        timeout=httpx.Timeout(view.service.timeout_seconds, connect=10.0),
-    )
+    content: bytes | AsyncIterator[bytes] | None = None
     try:
+        if length == "0":
+            await _collect(reader.data(), 0)
+        elif length is not None and length.isdigit() and int(length) <= SMALL:
+            content = await _collect(reader.data(), SMALL)  # small: checked whole, then sent
+        else:
+            content = reader.data()
         try:
-            answer = await http.send(outgoing, stream=True)
-        except httpx.RemoteProtocolError:
-            if content is not None or request.method not in IDEMPOTENT:
+            answer = await _call_service(node, request.method, url, out, content, view)
+        except hops.ConnectionLost as exc:
+            if not exc.fresh_attempt_safe or content is not None:
+                raise
+            if request.method not in IDEMPOTENT:
                 raise
             # The service closed a kept-alive connection as we reused it: an idempotent
             # request without a body may go once more, on a fresh connection (RFC 9110
             # §9.2.2).
-            answer = await http.send(outgoing, stream=True)
+            answer = await _call_service(node, request.method, url, out, content, view)
     except (BodyRefused, ClientDisconnect) as exc:
         raise xroad.GatewayError(
             xroad.SERVER_SIGNATURE, f"the request body was refused: {exc}"
         ) from None
-    except httpx.TimeoutException:
+    except hops.HopTimeout:
         raise xroad.GatewayError(
             xroad.SERVICE_TIMEOUT,
             f"the service {service} did not answer within {view.service.timeout_seconds} seconds",
         ) from None
-    except httpx.TransportError as exc:
+    except hops.HopError as exc:
         raise xroad.GatewayError(
             xroad.SERVICE_FAILED, f"the service {service} is unreachable: {exc}"
         ) from None
@@ -662,18 +665,36 @@ async def _provide(
     headers = {k: v for k, v in answer.headers.items() if xroad.passes_back(k)}
     if "content-length" in answer.headers and request.method != "HEAD":
         headers[LENGTH] = answer.headers["content-length"]
-    record.status = answer.status_code
+    record.status = answer.status
     length = answer.headers.get("content-length", "")
     return await _signed(
         node,
         record,
         finish,
-        answer.status_code,
+        answer.status,
         headers,
-        answer.aiter_raw(),
+        answer,
         record.request_hash,
         answer.aclose,
         small=length.isdigit() and int(length) <= SMALL,
+    )
+
+
+async def _call_service(
+    node: Node,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    content: bytes | AsyncIterator[bytes] | None,
+    view: services.ServiceView,
+) -> hops.Answer:
+    return await _hops(node).request(
+        method,
+        url,
+        headers,
+        content,
+        timeout=view.service.timeout_seconds,
+        connect_timeout=CONNECT_SECONDS,
     )
 
 
@@ -712,7 +733,7 @@ async def _metadata(
         body, media = json.dumps(doc).encode(), "application/json"
     record.status = 200
     headers = {"content-type": media, LENGTH: str(len(body))}
-    return await _signed(node, record, finish, 200, headers, _one(body), record.request_hash)
+    return await _signed(node, record, finish, 200, headers, body, record.request_hash)
 
 
 def _hash_of(verified: httpsig.Verified, reader: FrameReader) -> str:

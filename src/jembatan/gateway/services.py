@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,9 @@ from jembatan.ledger.entries import Event, record_many
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.registry.membership import federation, own_anchor
+from jembatan.registry.models import SeenNonce
 from jembatan.registry.peers import send_json
+from jembatan.store.batch import insert_new
 from jembatan.store.schema import utcnow
 
 log = get_logger("jembatan.gateway")
@@ -147,6 +149,11 @@ class ServiceView:
     @property
     def name(self) -> str:
         return f"{self.service.subsystem}/{self.service.code}"
+
+    @property
+    def by_agreement(self) -> bool:
+        """Whether a right names an agreement instead of a subsystem."""
+        return any(r.client.startswith(AGREEMENT_PREFIX) for r in self.rights)
 
     def patterns(self) -> list[patterns.Pattern]:
         return [patterns.Pattern(e.id, e.method, e.path, e.enabled) for e in self.endpoints]
@@ -665,18 +672,57 @@ def _row(call: CallRecord, index: int) -> dict[str, Any]:
     }
 
 
-def write_call(s: Session, call: CallRecord) -> int:
-    """The call's row and ledger entry inside the caller's transaction (see store.batch)."""
-    [index] = record_many(s, [_event(call)])
-    s.execute(insert(Call), [_row(call, index)])
-    return index
+def write_calls(s: Session, records: list[CallRecord]) -> list[int]:
+    """Calls' rows and ledger entries in the batch's transaction (see store.batch)."""
+    indexes = record_many(s, [_event(c) for c in records])
+    rows = [_row(c, i) for c, i in zip(records, indexes, strict=True)]
+    s.execute(insert(cast(Table, Call.__table__)), rows)  # Core: no ORM bookkeeping per row
+    return indexes
 
 
-def seen(node: Node, request_id: str) -> bool:
-    """Whether another member's call with this request id was served already."""
-    query = select(Call.request_id).where(Call.request_id == request_id, Call.role == "provider")
-    with node.engine.connect() as conn:
-        return conn.execute(query).first() is not None
+@dataclass(frozen=True)
+class Admission:
+    """Another member's call, before its service is called."""
+
+    nonce: dict[str, Any]  # its signature's replay nonce (peers.nonce_row)
+    request_id: str
+
+
+REPLAYED = "replayed"
+USED_BEFORE = "used before"
+
+
+# Request ids are held beside the nonces while calls are in flight: the call log holds
+# them only once the call is done.
+REQUEST_IDS = "x-road-request-id"
+
+
+def admit(s: Session, asks: list[Admission]) -> list[str | None]:
+    """Record each call's signature nonce and its request id, in the batch's transaction:
+    None, or REPLAYED (the nonce was seen) or USED_BEFORE (the request id is in flight or
+    was served) for each."""
+    fresh = insert_new(s, SeenNonce, [a.nonce for a in asks])
+    unused = insert_new(
+        s,
+        SeenNonce,
+        [{**a.nonce, "keyid": REQUEST_IDS, "nonce": a.request_id[:128]} for a in asks],
+    )
+    served = set(
+        s.scalars(
+            select(Call.request_id).where(
+                Call.role == "provider", Call.request_id.in_({a.request_id for a in asks})
+            )
+        )
+    )
+    verdicts: list[str | None] = []
+    for ask, is_fresh, is_unused in zip(asks, fresh, unused, strict=True):
+        if not is_fresh:
+            verdicts.append(REPLAYED)
+        elif not is_unused or ask.request_id in served:
+            verdicts.append(USED_BEFORE)
+        else:
+            verdicts.append(None)
+    return verdicts
 
 
 def calls(

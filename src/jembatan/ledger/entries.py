@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -96,18 +96,23 @@ def record(s: Session, event: Event) -> int:
     return record_many(s, [event])[0]
 
 
+_HEAD = cast(Table, LedgerHead.__table__).c
+# Core, built once: the ORM's bookkeeping and building the statement cost more than running it.
+_TAKE_NUMBERS = (
+    update(cast(Table, LedgerHead.__table__))
+    .where(_HEAD.id == HEAD_ID)
+    .values(size=_HEAD.size + bindparam("count"))
+    .returning(_HEAD.size)
+)
+
+
 def record_many(s: Session, events: Sequence[Event]) -> list[int]:
     if not events:
         return []
     now = utcnow().replace(microsecond=0)
     # Taking the number first holds the head row until commit: entries are numbered in
     # the order their transactions commit, with no gaps.
-    end = s.execute(
-        update(LedgerHead)
-        .where(LedgerHead.id == HEAD_ID)
-        .values(size=LedgerHead.size + len(events))
-        .returning(LedgerHead.size)
-    ).scalar_one()
+    end = s.execute(_TAKE_NUMBERS, {"count": len(events)}).scalar_one()
     start = end - len(events)
     conn = s.connection()
     bind_time = _time_binder(conn.dialect)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from jembatan.errors import Unauthenticated, Unavailable
 from jembatan.node.context import Node
 from jembatan.registry.membership import federation, http
 from jembatan.registry.models import SeenNonce
-from jembatan.store.batch import Batcher, insert_ignoring
+from jembatan.store.batch import insert_ignoring
 from jembatan.store.schema import utcnow
 
 
@@ -71,11 +70,12 @@ def check_signed(node: Node, method: str, uri: str, headers: Any, body: bytes) -
     return _accept(node, signed)
 
 
-async def check_signed_values(
+def signed_values(
     node: Node, headers: Any, derived: Callable[[str], str | None], required: tuple[str, ...]
 ) -> tuple[Peer, httpsig.Verified]:
-    """Like check_signed, for messages whose body is authenticated apart (see gateway).
-    The nonce is recorded by group commit: many calls at once share one transaction."""
+    """Like check_signed, for messages whose body is authenticated apart (see gateway),
+    without recording the nonce: the caller records it with `nonce_row` (the gateway by
+    group commit, many calls in one transaction)."""
     try:
         verified = httpsig.verify_values(
             headers,
@@ -87,17 +87,10 @@ async def check_signed_values(
         )
     except httpsig.SignatureRefused as exc:
         raise Unauthenticated("request signature refused: {reason}", reason=str(exc)) from None
-    signed = verified.request
-    row = _nonce_row(node, signed)
-    fresh = await asyncio.wrap_future(
-        Batcher.of(node).submit(lambda s: insert_ignoring(s, SeenNonce, row))
-    )
-    if not fresh:
-        raise Unauthenticated("request signature refused: replayed nonce")
-    return _peer(node, signed), verified
+    return _peer(node, verified.request), verified
 
 
-def _nonce_row(node: Node, signed: httpsig.SignedRequest) -> dict[str, Any]:
+def nonce_row(node: Node, signed: httpsig.SignedRequest) -> dict[str, Any]:
     max_age = node.settings.signature_max_age_seconds
     return {
         "keyid": signed.keyid,
@@ -115,7 +108,7 @@ def _peer(node: Node, signed: httpsig.SignedRequest) -> Peer:
 def _accept(node: Node, signed: httpsig.SignedRequest) -> Peer:
     """Record the nonce (a replay is refused) and name the sender."""
     with node.transaction() as s:
-        if not insert_ignoring(s, SeenNonce, _nonce_row(node, signed)):
+        if not insert_ignoring(s, SeenNonce, nonce_row(node, signed)):
             raise Unauthenticated("request signature refused: replayed nonce")
     return _peer(node, signed)
 

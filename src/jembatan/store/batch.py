@@ -4,6 +4,8 @@ under load, one commit serves many requests instead of one each."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import queue
 import threading
 from collections.abc import Callable
@@ -11,36 +13,49 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Insert
+from sqlalchemy import Engine, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-T = TypeVar("T")
+Item = TypeVar("Item")
+R = TypeVar("R")
 
 
 class Node(Protocol):
     """What a batcher needs of a node (the store does not depend on the node package)."""
 
     extras: dict[str, object]
+    engine: Engine
 
     def transaction(self) -> AbstractContextManager[Session]: ...
 
 
-Write = Callable[[Session], Any]
+# Writes many items of one kind in the caller's transaction: one result per item, in order.
+Write = Callable[[Session, list[Any]], list[Any]]
+Entry = tuple[Write, Any, "Future[Any] | asyncio.Future[Any]"]
 _lock = threading.Lock()
 
 
 class Batcher:
-    """One writer thread per node. A write must not raise for expected outcomes (use
-    `insert_ignoring`); if one raises anyway, the batch is retried one write at a time so
-    only that write fails."""
+    """Items submitted with the same write function are written together by one call of
+    it. A write must not raise for expected outcomes (return them as results, see
+    `insert_new`); if one raises anyway, the batch is retried one item at a time so only
+    that item fails.
+
+    On SQLite the batch is what the event loop's tasks submitted in one turn of the loop,
+    written on the loop itself: a local write takes less than handing it to a thread and
+    back. On PostgreSQL, whose round trips may be long, one writer thread per node takes
+    whatever has queued up while it was writing."""
 
     LIMIT = 256
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.queue: queue.SimpleQueue[tuple[Write, Future[Any]]] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="jembatan-group-commit", daemon=True).start()
+        self.on_loop = node.engine.dialect.name == "sqlite"
+        self.pending: dict[asyncio.AbstractEventLoop, list[Entry]] = {}
+        self.queue: queue.SimpleQueue[Entry] = queue.SimpleQueue()
+        if not self.on_loop:
+            threading.Thread(target=self._run, name="jembatan-group-commit", daemon=True).start()
 
     @classmethod
     def of(cls, node: Node) -> Batcher:
@@ -50,10 +65,27 @@ class Batcher:
                 found = node.extras["batcher"] = cls(node)
             return found
 
-    def submit(self, write: Callable[[Session], T]) -> Future[T]:
-        done: Future[T] = Future()
-        self.queue.put((write, done))
+    async def write(self, write: Callable[[Session, list[Item]], list[R]], item: Item) -> R:
+        """Write the item with others, and wait until it is committed."""
+        if not self.on_loop:
+            return await asyncio.wrap_future(self._enqueue(write, item))
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[R] = loop.create_future()
+        pending = self.pending.setdefault(loop, [])
+        if not pending:
+            loop.call_soon(self._flush, loop)
+        pending.append((write, item, done))
+        return await done
+
+    def _enqueue(self, write: Callable[[Session, list[Item]], list[R]], item: Item) -> Future[R]:
+        done: Future[R] = Future()
+        self.queue.put((write, item, done))
         return done
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self.pending.pop(loop, [])
+        for start in range(0, len(batch), self.LIMIT):
+            self._commit(batch[start : start + self.LIMIT])
 
     def _run(self) -> None:
         while True:
@@ -63,29 +95,72 @@ class Batcher:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            try:
-                with self.node.transaction() as s:
-                    results = [write(s) for write, _ in batch]
-            except Exception:
-                for write, done in batch:
-                    try:
-                        with self.node.transaction() as s:
-                            done.set_result(write(s))
-                    except Exception as exc:
-                        done.set_exception(exc)
-                continue
-            for (_, done), result in zip(batch, results, strict=True):
-                done.set_result(result)
+            self._commit(batch)
+
+    def _commit(self, batch: list[Entry]) -> None:
+        try:
+            with self.node.transaction() as s:
+                results = _write_all(s, batch)
+        except Exception:
+            for write, item, done in batch:
+                try:
+                    with self.node.transaction() as s:
+                        _settle(done, result=write(s, [item])[0])
+                except Exception as exc:
+                    _settle(done, error=exc)
+            return
+        for (_, _, done), result in zip(batch, results, strict=True):
+            _settle(done, result=result)
+
+
+def _settle(
+    done: Future[Any] | asyncio.Future[Any], result: Any = None, error: Exception | None = None
+) -> None:
+    if done.done():  # its caller stopped waiting (the request was cancelled)
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(result)
+
+
+def _write_all(s: Session, batch: list[Entry]) -> list[Any]:
+    kinds: dict[Write, list[int]] = {}
+    for position, (write, _, _) in enumerate(batch):
+        kinds.setdefault(write, []).append(position)
+    results: list[Any] = [None] * len(batch)
+    for write, positions in kinds.items():
+        written = write(s, [batch[p][1] for p in positions])
+        for position, result in zip(positions, written, strict=True):
+            results[position] = result
+    return results
+
+
+def insert_new(s: Session, table: Any, rows: list[dict[str, Any]]) -> list[bool]:
+    """INSERT that skips rows whose key exists: for each row, whether it went in (of rows
+    with one key in the list, only the first)."""
+    if not rows:
+        return []
+    statement = _skipping_insert(s.get_bind().dialect.name, table.__table__)
+    keys = [c.key for c in table.__table__.primary_key.columns]
+    # RETURNING tells which rows went in: neither driver's row count is reliable here.
+    added = {tuple(row) for row in s.execute(statement, rows)}
+    result = []
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        result.append(key in added)
+        added.discard(key)
+    return result
+
+
+@functools.cache
+def _skipping_insert(dialect: str, table: Table) -> Insert:
+    """One statement per table (Core, so it is compiled once and sent as executemany)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    keys = list(table.primary_key.columns)
+    return insert(table).on_conflict_do_nothing().returning(*keys)
 
 
 def insert_ignoring(s: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT that does nothing when the key exists; True when the row was added."""
-    dialect = s.get_bind().dialect.name
-    statement: Insert
-    if dialect == "postgresql":
-        statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    # RETURNING tells whether the row went in: neither driver's row count is reliable here.
-    keys = list(table.__table__.primary_key.columns)
-    return s.execute(statement.returning(*keys)).first() is not None
+    return insert_new(s, table, [values])[0]

@@ -85,5 +85,6 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(workspaces_pages.router)
     app.include_router(registry_api.fed_fallback_router)  # last: catches other /fed/ paths
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(RequestContext, metrics=app.state.metrics)
+    app.add_middleware(gateway_api.Lane)
+    app.add_middleware(RequestContext, metrics=app.state.metrics)  # outside the lane
     return app
