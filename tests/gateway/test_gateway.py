@@ -6,10 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
 
+from jembatan.accounts import tokens
+from jembatan.accounts.services import find_user, update_user
 from jembatan.gateway import services
 from jembatan.ledger.models import LedgerEntry
 from jembatan.node.context import Node
@@ -120,6 +123,32 @@ def test_refusals_carry_x_road_errors(setup: Setup) -> None:
     # Refusals are logged on both sides too.
     errors = {c.error for c in services.calls(setup.idn, errors_only=True)}
     assert {"Server.ServerProxy.AccessDenied", "Server.ServerProxy.ServiceFailed"} <= errors
+
+
+def test_a_revoked_token_or_disabled_user_stops_calls_at_once(setup: Setup) -> None:
+    """The node remembers a checked token for a second; its own revocations apply now."""
+    assert setup.call("MYS", "GET", f"{SERVICE}/v1/x").status_code == 200
+    token_id = setup.tokens["MYS"].split("_")[1]
+    tokens.revoke_token(setup.mys, token_id)
+    revoked = setup.call("MYS", "GET", f"{SERVICE}/v1/x")
+    assert revoked.status_code == 401
+    assert "revoked" in revoked.json()["message"]
+
+    user = find_user(setup.mys, "system")
+    fresh = tokens.create_token(setup.mys, user.id, "gw2", "services:call", timedelta(days=1))
+    setup.tokens["MYS"] = fresh.token
+    assert setup.call("MYS", "GET", f"{SERVICE}/v1/x").status_code == 200
+    update_user(setup.mys, user.id, disabled=True)
+    disabled = setup.call("MYS", "GET", f"{SERVICE}/v1/x")
+    assert disabled.status_code == 401
+    assert "disabled" in disabled.json()["message"]
+    update_user(setup.mys, user.id, disabled=False)
+    assert setup.call("MYS", "GET", f"{SERVICE}/v1/x").status_code == 200
+    # Remembered now; the same token id with another secret is still refused.
+    setup.tokens["MYS"] = setup.tokens["MYS"][:-4] + (
+        "AAAA" if fresh.token[-4:] != "AAAA" else "BBBB"
+    )
+    assert setup.call("MYS", "GET", f"{SERVICE}/v1/x").status_code == 401
 
 
 def test_access_needs_the_agreement_too(setup: Setup) -> None:

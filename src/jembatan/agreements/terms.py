@@ -3,6 +3,7 @@ Plain data and functions: the same checks run on the sending and the receiving n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from datetime import datetime
@@ -129,11 +130,12 @@ class Terms(_Strict):
     def digest(self) -> str:
         return hashlib.sha256(self.to_bytes()).hexdigest()
 
-    @property
+    # Parsed once: every message and gateway call checks them.
+    @functools.cached_property
     def starts(self) -> datetime:
         return parse_stamp(self.valid_from)
 
-    @property
+    @functools.cached_property
     def ends(self) -> datetime | None:
         return parse_stamp(self.valid_until) if self.valid_until else None
 

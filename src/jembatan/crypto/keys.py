@@ -28,8 +28,9 @@ class KeyPair:
     use: Use
     key: OKPKey  # holds the private half
 
-    @property
+    @functools.cached_property
     def kid(self) -> str:
+        """The RFC 7638 thumbprint, computed once: every signature names it."""
         return str(self.key.thumbprint())
 
     def public_jwk(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from jembatan.gateway import proxy, services
 from jembatan.ledger.entries import user_actor
@@ -34,28 +34,32 @@ async def call(request: Request) -> Response:
 
 
 class Lane:
-    """Gateway calls skip the framework's routing and per-route plumbing: they go from
-    the request middleware straight to the proxy, whose own work is smaller than the
-    framework's. Added inside RequestContext, so request ids, access log and metrics stay.
-    The routes above still describe them (and serve them when the app runs without it)."""
+    """Gateway calls skip the framework: `/r1/...` and `/fed/v1/r1/...` go from the
+    request context (request id, access log, metrics) straight to the proxy, whose own work
+    is smaller than the framework's routing and middleware. The routes above describe them
+    and would serve them in an app without the lane. See web/app.NodeApp."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         self.lanes: list[tuple[str, Callable[[Request], Awaitable[Response]], BaseRoute]] = [
             ("/r1/", proxy.consume, _route(xroad_router, "/r1/{rest:path}")),
             (f"{proxy.FED_PREFIX}/r1/", proxy.provide, _route(fed_router, "/r1/{rest:path}")),
         ]
 
+    def takes(self, scope: Scope) -> bool:
+        return (
+            scope["type"] == "http"
+            and scope["method"] in METHODS
+            and any(scope["path"].startswith(prefix) for prefix, _, _ in self.lanes)
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in METHODS:
-            path: str = scope["path"]
-            for prefix, handler, route in self.lanes:
-                if path.startswith(prefix):
-                    scope["route"] = route  # named in the metrics as the route would be
-                    response = await handler(Request(scope, receive))
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        for prefix, handler, route in self.lanes:
+            if scope["path"].startswith(prefix):
+                scope["route"] = route  # named in the metrics as the route would be
+                response = await handler(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        raise AssertionError("Lane called for a path it does not take")
 
 
 def _route(router: APIRouter, path: str) -> BaseRoute:

@@ -701,12 +701,9 @@ def admit(s: Session, asks: list[Admission]) -> list[str | None]:
     """Record each call's signature nonce and its request id, in the batch's transaction:
     None, or REPLAYED (the nonce was seen) or USED_BEFORE (the request id is in flight or
     was served) for each."""
-    fresh = insert_new(s, SeenNonce, [a.nonce for a in asks])
-    unused = insert_new(
-        s,
-        SeenNonce,
-        [{**a.nonce, "keyid": REQUEST_IDS, "nonce": a.request_id[:128]} for a in asks],
-    )
+    ids = [{**a.nonce, "keyid": REQUEST_IDS, "nonce": a.request_id[:128]} for a in asks]
+    added = insert_new(s, SeenNonce, [a.nonce for a in asks] + ids)  # one statement
+    fresh, unused = added[: len(asks)], added[len(asks) :]
     served = set(
         s.scalars(
             select(Call.request_id).where(

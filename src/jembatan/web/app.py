@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import jembatan
 from jembatan.accounts import api as accounts_api
@@ -44,8 +45,23 @@ CAPABILITIES = [
 ]
 
 
+class NodeApp(FastAPI):
+    """The node's app. Gateway calls take their lane (gateway/api.Lane) inside their own
+    request context, past the framework's middleware; everything else goes the usual way."""
+
+    lane: gateway_api.Lane
+    lane_stack: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.lane.takes(scope):
+            scope["app"] = self
+            await self.lane_stack(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(node: Node) -> FastAPI:
-    app = FastAPI(
+    app = NodeApp(
         title="Jembatan node API",
         version=jembatan.__version__,
         docs_url="/api/docs",
@@ -85,6 +101,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(workspaces_pages.router)
     app.include_router(registry_api.fed_fallback_router)  # last: catches other /fed/ paths
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(gateway_api.Lane)
-    app.add_middleware(RequestContext, metrics=app.state.metrics)  # outside the lane
+    app.add_middleware(RequestContext, metrics=app.state.metrics)
+    app.lane = gateway_api.Lane()
+    app.lane_stack = RequestContext(app.lane, metrics=app.state.metrics)
     return app
