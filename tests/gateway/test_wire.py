@@ -181,6 +181,14 @@ def test_a_body_that_does_not_match_its_trailer_is_refused(setup: Setup) -> None
     assert logged.error == "Server.ServerProxy.InvalidSignatureValue"
 
 
+def test_a_body_of_another_length_than_declared_is_refused(setup: Setup) -> None:
+    request = _request(setup, b"four")
+    request.headers["Jembatan-Body-Length"] = "2"
+    answer = httpx.Client().send(request)
+    assert answer.headers["x-road-error"] == "Server.ServerProxy.InvalidRequest"
+    assert b"not the 2 its header declares" in _unframe(answer.content)[0]
+
+
 def test_a_replayed_call_is_refused(setup: Setup) -> None:
     request = _request(setup, b"once")
     assert httpx.Client().send(request).status_code == 200

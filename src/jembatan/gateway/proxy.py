@@ -627,15 +627,22 @@ async def _provide(
         if length == "0":
             await _collect(reader.data(), 0)
         elif length is not None and length.isdigit() and int(length) <= SMALL:
-            content = await _collect(reader.data(), SMALL)  # small: checked whole, then sent
+            content = await _collect(reader.data(), SMALL + 1)  # small: checked whole, then sent
+            if len(content) != int(length):
+                raise xroad.GatewayError(
+                    xroad.SERVER_INVALID_REQUEST,
+                    f"the body is {len(content)} bytes, not the {length} its header declares",
+                )
         else:
             content = reader.data()
         try:
             answer = await _call_service(node, request.method, url, out, content, view)
         except hops.ConnectionLost as exc:
-            if not exc.fresh_attempt_safe or content is not None:
-                raise
-            if request.method not in IDEMPOTENT:
+            if (
+                not exc.fresh_attempt_safe
+                or content is not None
+                or request.method not in IDEMPOTENT
+            ):
                 raise
             # The service closed a kept-alive connection as we reused it: an idempotent
             # request without a body may go once more, on a fresh connection (RFC 9110
