@@ -8,14 +8,16 @@ import asyncio
 import functools
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from jembatan.store.db import SQLITE_BUSY_MS
 
 Item = TypeVar("Item")
 R = TypeVar("R")
@@ -44,8 +46,10 @@ class Batcher:
 
     On SQLite the batch is what the event loop's tasks submitted in one turn of the loop,
     written on the loop itself: a local write takes less than handing it to a thread and
-    back. On PostgreSQL, whose round trips may be long, one writer thread per node takes
-    whatever has queued up while it was writing."""
+    back. Such a write does not wait for another writer's lock (that would stop the whole
+    loop): when the database is busy, or a write fails, the batch goes to the writer
+    thread instead, which waits and retries. On PostgreSQL, whose round trips may be long,
+    every batch goes to the writer thread: whatever queued up while it was writing."""
 
     LIMIT = 256
 
@@ -54,8 +58,7 @@ class Batcher:
         self.on_loop = node.engine.dialect.name == "sqlite"
         self.pending: dict[asyncio.AbstractEventLoop, list[Entry]] = {}
         self.queue: queue.SimpleQueue[Entry] = queue.SimpleQueue()
-        if not self.on_loop:
-            threading.Thread(target=self._run, name="jembatan-group-commit", daemon=True).start()
+        self.thread: threading.Thread | None = None
 
     @classmethod
     def of(cls, node: Node) -> Batcher:
@@ -68,7 +71,7 @@ class Batcher:
     async def write(self, write: Callable[[Session, list[Item]], list[R]], item: Item) -> R:
         """Write the item with others, and wait until it is committed."""
         if not self.on_loop:
-            return await asyncio.wrap_future(self._enqueue(write, item))
+            return await asyncio.wrap_future(self._enqueue((write, item, Future())))
         loop = asyncio.get_running_loop()
         done: asyncio.Future[R] = loop.create_future()
         pending = self.pending.setdefault(loop, [])
@@ -77,15 +80,43 @@ class Batcher:
         pending.append((write, item, done))
         return await done
 
-    def _enqueue(self, write: Callable[[Session, list[Item]], list[R]], item: Item) -> Future[R]:
-        done: Future[R] = Future()
-        self.queue.put((write, item, done))
+    def _enqueue(self, entry: Entry) -> Future[Any]:
+        with _lock:
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self._run, name="jembatan-group-commit", daemon=True
+                )
+                self.thread.start()
+        self.queue.put(entry)
+        done = entry[2]
+        assert isinstance(done, Future)
         return done
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self.pending.pop(loop, [])
         for start in range(0, len(batch), self.LIMIT):
-            self._commit(batch[start : start + self.LIMIT])
+            chunk = batch[start : start + self.LIMIT]
+            try:
+                with self._without_waiting() as s:
+                    results = _write_all(s, chunk)
+            except Exception:  # busy, or a write failed: the writer thread waits and retries
+                for write, item, done in chunk:
+                    later = self._enqueue((write, item, Future()))
+                    later.add_done_callback(functools.partial(_pass_on, loop, done))
+                continue
+            for (_, _, done), result in zip(chunk, results, strict=True):
+                _settle(done, result=result)
+
+    @contextmanager
+    def _without_waiting(self) -> Iterator[Session]:
+        with self.node.transaction() as s:
+            raw = s.connection().connection.driver_connection
+            assert raw is not None
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                yield s
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
 
     def _run(self) -> None:
         while True:
@@ -114,7 +145,7 @@ class Batcher:
 
 
 def _settle(
-    done: Future[Any] | asyncio.Future[Any], result: Any = None, error: Exception | None = None
+    done: Future[Any] | asyncio.Future[Any], result: Any = None, error: BaseException | None = None
 ) -> None:
     if done.done():  # its caller stopped waiting (the request was cancelled)
         return
@@ -122,6 +153,14 @@ def _settle(
         done.set_exception(error)
     else:
         done.set_result(result)
+
+
+def _pass_on(
+    loop: asyncio.AbstractEventLoop, target: Future[Any] | asyncio.Future[Any], source: Future[Any]
+) -> None:
+    """The writer thread's outcome, to a future of the event loop (on the loop's thread)."""
+    error = source.exception()
+    loop.call_soon_threadsafe(_settle, target, source.result() if error is None else None, error)
 
 
 def _write_all(s: Session, batch: list[Entry]) -> list[Any]:

@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jembatan.errors import ConfigError, Unavailable
 
+SQLITE_BUSY_MS = 10000  # how long a write waits for another writer's lock
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 

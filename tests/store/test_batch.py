@@ -1,0 +1,86 @@
+"""Group commit: items of one kind written together, each caller answered with its own
+result; on SQLite written on the event loop without ever waiting there for a lock."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from jembatan.node.context import Node
+from jembatan.registry.models import SeenNonce
+from jembatan.store.batch import Batcher, insert_new
+from jembatan.store.schema import utcnow
+from tests.conftest import POSTGRES
+
+CALLS: list[int] = []
+
+
+def _nonces(s: Session, names: list[str]) -> list[bool]:
+    CALLS.append(len(names))
+    if "boom" in names:
+        raise ValueError("one bad item")
+    now = utcnow()
+    return insert_new(s, SeenNonce, [{"keyid": "k", "nonce": n, "expires_at": now} for n in names])
+
+
+async def _write_all(node: Node, names: list[str]) -> list[Any]:
+    batcher = Batcher.of(node)
+    return await asyncio.gather(
+        *(batcher.write(_nonces, name) for name in names), return_exceptions=True
+    )
+
+
+def test_items_are_written_together_with_a_result_each(node: Node) -> None:
+    CALLS.clear()
+    results = asyncio.run(_write_all(node, ["a", "b", "a", "c"]))
+    assert results == [True, True, False, True]  # the second "a" found the first
+    if not POSTGRES:
+        assert CALLS == [4]  # one turn of the loop, one call, one transaction
+    assert asyncio.run(_write_all(node, ["b", "d"])) == [False, True]
+
+
+def test_a_failing_item_fails_alone(node: Node) -> None:
+    results = asyncio.run(_write_all(node, ["x", "boom", "y"]))
+    assert results[0] is True
+    assert results[2] is True
+    assert isinstance(results[1], ValueError)
+
+
+@pytest.mark.skipif(bool(POSTGRES), reason="SQLite's single writer lock")
+def test_a_busy_database_does_not_stop_the_event_loop(node: Node) -> None:
+    """Another writer holds the lock: the batch waits in the writer thread, the loop runs."""
+    path = node.engine.url.database
+    assert path
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+
+    async def scenario() -> tuple[int, list[Any]]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        beat = asyncio.create_task(ticker())
+        writing = asyncio.create_task(_write_all(node, ["held-1", "held-2"]))
+        await asyncio.sleep(0.5)
+        assert not writing.done()  # still waiting for the lock
+        seen = ticks
+        holder.execute("COMMIT")
+        results = await asyncio.wait_for(writing, 15)
+        beat.cancel()
+        return seen, results
+
+    started = time.monotonic()
+    ticks, results = asyncio.run(scenario())
+    holder.close()
+    assert ticks >= 20  # the loop kept turning while the write waited
+    assert results == [True, True]
+    assert time.monotonic() - started < 10
