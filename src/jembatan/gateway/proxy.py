@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
+import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.concurrency import run_in_threadpool
@@ -79,7 +80,13 @@ def _hops(node: Node) -> hops.Hops:
     if not isinstance(pool, hops.Hops):
         # Idle connections are dropped before a server's usual 5 s keep-alive ends, so a
         # call never goes out on a connection the other side is closing.
-        pool = node.extras[key] = hops.Hops(user_agent=USER_AGENT, keepalive_expiry=2.0)
+        pool = node.extras[key] = hops.Hops(
+            user_agent=USER_AGENT,
+            keepalive_expiry=2.0,
+            # The node's one trust configuration (SSL_CERT_FILE, SSL_CERT_DIR or certifi),
+            # as for its other connections.
+            ssl_context=httpx.create_ssl_context(),
+        )
     return pool
 
 
