@@ -448,6 +448,20 @@ def test_malformed_response_is_connection_lost(run: Run) -> None:
     assert run(main()).startswith("malformed response from http://127.0.0.1:")
 
 
+def test_a_response_head_without_end_is_refused(run: Run) -> None:
+    head = b"HTTP/1.1 200 OK\r\n" + (b"x-filler: " + b"y" * 1000 + b"\r\n") * 100
+
+    async def main() -> str:
+        hops = Hops(user_agent=AGENT)
+        async with _serving(_answering(head + b"\r\n")) as url:
+            with pytest.raises(ConnectionLost) as caught:
+                await hops.request("GET", url + "/", {}, timeout=2)
+        await hops.aclose()
+        return str(caught.value)
+
+    assert "response head over 65536 bytes" in run(main())
+
+
 @pytest.mark.parametrize("stall", ["head", "body"])
 def test_silent_server_times_out(run: Run, stall: str) -> None:
     sent = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n" if stall == "body" else b""

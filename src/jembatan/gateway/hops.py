@@ -18,6 +18,7 @@ import httptools
 
 _PAUSE_AT = 512 * 1024  # body bytes held before we stop reading the socket
 _RESUME_AT = 128 * 1024
+_MAX_HEAD = 64 * 1024  # header bytes a response may carry
 _COALESCE = 64 * 1024  # bodies up to this size go out in the same write as the head
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _WATCHED = frozenset({"host", "user-agent", "content-length", "transfer-encoding", "connection"})
@@ -51,7 +52,8 @@ class ConnectionLost(HopError):
 
 
 class _Surplus(Exception):
-    """Raised from a parser callback to stop llhttp at bytes after the response's end."""
+    """Raised from a parser callback to stop llhttp: at bytes after the response's end, or
+    at a head too large."""
 
 
 class _Origin:
@@ -86,6 +88,7 @@ class _Conn(asyncio.Protocol):
         "dead",
         "deadline",
         "error",
+        "head_bytes",
         "head_done",
         "head_only",
         "idle_since",
@@ -118,6 +121,7 @@ class _Conn(asyncio.Protocol):
         self.keep_alive = False
         self.status = 0
         self.raw: list[tuple[str, str]] = []
+        self.head_bytes = 0
         self.body: deque[bytes] = deque()
         self.buffered = 0
         self.error: HopError | None = None
@@ -146,7 +150,7 @@ class _Conn(asyncio.Protocol):
         try:
             cast(httptools.HttpResponseParser, self.parser).feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
-            if not self.complete:  # else just surplus after the response: _Surplus
+            if not self.complete and self.error is None:  # else surplus or a head too large
                 self.error = ConnectionLost(f"malformed response from {self.origin.name}: {exc}")
             self.abort()
         _wake(self.waiter)
@@ -173,6 +177,12 @@ class _Conn(asyncio.Protocol):
             raise _Surplus
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self.head_bytes += len(name) + len(value)
+        if self.head_bytes > _MAX_HEAD:  # a head without end would fill the memory
+            self.error = ConnectionLost(
+                f"{self.origin.name} sent a response head over {_MAX_HEAD} bytes"
+            )
+            raise _Surplus
         self.raw.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
@@ -209,6 +219,7 @@ class _Conn(asyncio.Protocol):
         self.received = self.head_done = self.complete = False
         self.status = 0
         self.raw = []
+        self.head_bytes = 0
         if self.parser is None:
             self.parser = httptools.HttpResponseParser(self)
 
