@@ -477,7 +477,8 @@ def test_silent_server_times_out(run: Run, stall: str) -> None:
         await hops.aclose()
         return time.monotonic() - started
 
-    assert 0.2 <= run(main()) < 1
+    # uvloop's timers have millisecond resolution and may ring a little early.
+    assert 0.19 <= run(main()) < 1
 
 
 def test_closed_port_is_connect_failed(run: Run) -> None:
