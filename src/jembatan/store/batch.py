@@ -71,7 +71,7 @@ class Batcher:
     async def write(self, write: Callable[[Session, list[Item]], list[R]], item: Item) -> R:
         """Write the item with others, and wait until it is committed."""
         if not self.on_loop:
-            return await asyncio.wrap_future(self._enqueue((write, item, Future())))
+            return await asyncio.wrap_future(self._enqueue(write, item))
         loop = asyncio.get_running_loop()
         done: asyncio.Future[R] = loop.create_future()
         pending = self.pending.setdefault(loop, [])
@@ -80,16 +80,16 @@ class Batcher:
         pending.append((write, item, done))
         return await done
 
-    def _enqueue(self, entry: Entry) -> Future[Any]:
+    def _enqueue(self, write: Write, item: Any) -> Future[Any]:
+        """For the writer thread, started when first needed."""
         with _lock:
             if self.thread is None:
                 self.thread = threading.Thread(
                     target=self._run, name="jembatan-group-commit", daemon=True
                 )
                 self.thread.start()
-        self.queue.put(entry)
-        done = entry[2]
-        assert isinstance(done, Future)
+        done: Future[Any] = Future()
+        self.queue.put((write, item, done))
         return done
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -101,7 +101,7 @@ class Batcher:
                     results = _write_all(s, chunk)
             except Exception:  # busy, or a write failed: the writer thread waits and retries
                 for write, item, done in chunk:
-                    later = self._enqueue((write, item, Future()))
+                    later = self._enqueue(write, item)
                     later.add_done_callback(functools.partial(_pass_on, loop, done))
                 continue
             for (_, _, done), result in zip(chunk, results, strict=True):
