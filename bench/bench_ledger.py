@@ -18,6 +18,7 @@ from jembatan.node.context import Node
 from jembatan.node.services import init_node
 from jembatan.store import migrations
 from jembatan.store.db import open_engine
+from jembatan.store.driver import Writes
 
 COUNT = int(os.environ.get("JEMBATAN_BENCH_LEDGER_ENTRIES", "1000000"))
 BATCH = 1000  # entries per transaction, as a busy node's commits group them
@@ -81,7 +82,7 @@ def run() -> list[Result]:
         started = time.perf_counter()
         for start in range(0, COUNT, BATCH):
             with node.transaction() as s:
-                record_many(s, events[start : start + BATCH])
+                record_many(Writes.of(s), events[start : start + BATCH])
             if (start + BATCH) % INTEGRATE_EVERY == 0:
                 services.integrate(node)
         services.integrate(node)

@@ -9,23 +9,23 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
 
 from jembatan.node.context import Node
 from jembatan.registry.models import SeenNonce
-from jembatan.store.batch import Batcher, insert_new
+from jembatan.store.batch import Batcher
+from jembatan.store.driver import Writes, insert_new
 from jembatan.store.schema import utcnow
 from tests.conftest import POSTGRES
 
 CALLS: list[int] = []
 
 
-def _nonces(s: Session, names: list[str]) -> list[bool]:
+def _nonces(w: Writes, names: list[str]) -> list[bool]:
     CALLS.append(len(names))
     if "boom" in names:
         raise ValueError("one bad item")
     now = utcnow()
-    return insert_new(s, SeenNonce, [{"keyid": "k", "nonce": n, "expires_at": now} for n in names])
+    return insert_new(w, SeenNonce, [{"keyid": "k", "nonce": n, "expires_at": now} for n in names])
 
 
 async def _write_all(node: Node, names: list[str]) -> list[Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, bindparam, delete, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from jembatan.node.context import Node
 from jembatan.registry.membership import federation, own_anchor
 from jembatan.registry.models import SeenNonce
 from jembatan.registry.peers import send_json
-from jembatan.store.batch import insert_new
+from jembatan.store.driver import Writes, insert_new
 from jembatan.store.schema import utcnow
 
 log = get_logger("jembatan.gateway")
@@ -672,11 +672,13 @@ def _row(call: CallRecord, index: int) -> dict[str, Any]:
     }
 
 
-def write_calls(s: Session, records: list[CallRecord]) -> list[int]:
+_ADD_CALL = insert(cast(Table, Call.__table__))
+
+
+def write_calls(w: Writes, records: list[CallRecord]) -> list[int]:
     """Calls' rows and ledger entries in the batch's transaction (see store.batch)."""
-    indexes = record_many(s, [_event(c) for c in records])
-    rows = [_row(c, i) for c, i in zip(records, indexes, strict=True)]
-    s.execute(insert(cast(Table, Call.__table__)), rows)  # Core: no ORM bookkeeping per row
+    indexes = record_many(w, [_event(c) for c in records])
+    w.executemany(_ADD_CALL, [_row(c, i) for c, i in zip(records, indexes, strict=True)])
     return indexes
 
 
@@ -697,25 +699,23 @@ USED_BEFORE = "used before"
 REQUEST_IDS = "x-road-request-id"
 
 
-def admit(s: Session, asks: list[Admission]) -> list[str | None]:
+_SERVED = select(literal(1)).where(
+    Call.request_id == bindparam("request_id"), Call.role == "provider"
+)
+
+
+def admit(w: Writes, asks: list[Admission]) -> list[str | None]:
     """Record each call's signature nonce and its request id, in the batch's transaction:
     None, or REPLAYED (the nonce was seen) or USED_BEFORE (the request id is in flight or
     was served) for each."""
     ids = [{**a.nonce, "keyid": REQUEST_IDS, "nonce": a.request_id[:128]} for a in asks]
-    added = insert_new(s, SeenNonce, [a.nonce for a in asks] + ids)  # one statement
+    added = insert_new(w, SeenNonce, [a.nonce for a in asks] + ids)
     fresh, unused = added[: len(asks)], added[len(asks) :]
-    served = set(
-        s.scalars(
-            select(Call.request_id).where(
-                Call.role == "provider", Call.request_id.in_({a.request_id for a in asks})
-            )
-        )
-    )
     verdicts: list[str | None] = []
     for ask, is_fresh, is_unused in zip(asks, fresh, unused, strict=True):
         if not is_fresh:
             verdicts.append(REPLAYED)
-        elif not is_unused or ask.request_id in served:
+        elif not is_unused or w.execute(_SERVED, {"request_id": ask.request_id}).fetchall():
             verdicts.append(USED_BEFORE)
         else:
             verdicts.append(None)

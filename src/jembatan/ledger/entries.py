@@ -3,19 +3,19 @@ transaction as the change it records. Payloads never enter; only their hashes do
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from jembatan.crypto.canonical import canonical_json
 from jembatan.ledger.models import LedgerEntry, LedgerHead
 from jembatan.registry.directory import stamp
+from jembatan.store.driver import Writes
 from jembatan.store.schema import utcnow
 
 # Entry types, by capability; docs/protocol.md lists each with its details.
@@ -93,54 +93,46 @@ def _string(value: str) -> bytes:
 
 def record(s: Session, event: Event) -> int:
     """Append one entry inside the caller's transaction; returns its index."""
-    return record_many(s, [event])[0]
+    return record_many(Writes.of(s), [event])[0]
 
 
 _HEAD = cast(Table, LedgerHead.__table__).c
-# Core, built once: the ORM's bookkeeping and building the statement cost more than running it.
 _TAKE_NUMBERS = (
     update(cast(Table, LedgerHead.__table__))
     .where(_HEAD.id == HEAD_ID)
     .values(size=_HEAD.size + bindparam("count"))
     .returning(_HEAD.size)
 )
+_ADD = insert(cast(Table, LedgerEntry.__table__))
 
 
-def record_many(s: Session, events: Sequence[Event]) -> list[int]:
+def record_many(w: Writes, events: Sequence[Event]) -> list[int]:
+    """Append entries inside the caller's transaction; returns their indexes."""
     if not events:
         return []
     now = utcnow().replace(microsecond=0)
     # Taking the number first holds the head row until commit: entries are numbered in
     # the order their transactions commit, with no gaps.
-    end = s.execute(_TAKE_NUMBERS, {"count": len(events)}).scalar_one()
+    (end,) = w.execute(_TAKE_NUMBERS, {"count": len(events)}).fetchall()[0]
     start = end - len(events)
-    conn = s.connection()
-    bind_time = _time_binder(conn.dialect)
     rows = []
-    times: dict[datetime, tuple[Any, str]] = {}  # bound and written once per distinct time
+    stamps: dict[datetime, str] = {}  # written once per distinct time
     for offset, event in enumerate(events):
         at = (event.time or now).replace(microsecond=0)
-        if at not in times:
-            times[at] = (bind_time(at), stamp(at))
-        bound, written = times[at]
+        if at not in stamps:
+            stamps[at] = stamp(at)
         rows.append(
-            (start + offset, event.type, bound, event.actor, event.subject, _encode(event, written))
+            {
+                "leaf_index": start + offset,
+                "type": event.type,
+                "time": at,
+                "actor": event.actor,
+                "subject": event.subject,
+                "data": _encode(event, stamps[at]),
+            }
         )
-    # Straight to the driver's executemany: the ORM's per-row work would cost more than
-    # the insert itself (see docs/performance.md).
-    marks = ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * 6)
-    sql = f"INSERT INTO ledger_entries ({_COLUMNS}) VALUES ({marks})"  # noqa: S608  (constants)
-    conn.exec_driver_sql(sql, rows)
+    w.executemany(_ADD, rows)
     return list(range(start, end))
-
-
-_COLUMNS = "leaf_index, type, time, actor, subject, data"
-
-
-def _time_binder(dialect: Dialect) -> Callable[[datetime], Any]:
-    """The time column's own bind processing, so rows read back exactly as ORM-written."""
-    process = LedgerEntry.__table__.c.time.type.bind_processor(dialect)
-    return process if process is not None else (lambda value: value)
 
 
 def user_actor(member: str, username: str) -> str:

@@ -21,7 +21,7 @@ from jembatan.errors import Unauthenticated, Unavailable
 from jembatan.node.context import Node
 from jembatan.registry.membership import federation, http
 from jembatan.registry.models import SeenNonce
-from jembatan.store.batch import insert_ignoring
+from jembatan.store.driver import insert_ignoring
 from jembatan.store.schema import utcnow
 
 

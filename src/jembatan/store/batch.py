@@ -10,14 +10,13 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Engine, Insert, Table
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from jembatan.store.db import SQLITE_BUSY_MS
+from jembatan.store.driver import Writes
 
 Item = TypeVar("Item")
 R = TypeVar("R")
@@ -29,11 +28,10 @@ class Node(Protocol):
     extras: dict[str, object]
     engine: Engine
 
-    def transaction(self) -> AbstractContextManager[Session]: ...
 
-
-# Writes many items of one kind in the caller's transaction: one result per item, in order.
-Write = Callable[[Session, list[Any]], list[Any]]
+# Writes many items of one kind in the batch's transaction: one result per item, in order.
+# Statements go straight to the driver (store/driver.py): a batch is the hot path.
+Write = Callable[[Writes, list[Any]], list[Any]]
 Entry = tuple[Write, Any, "Future[Any] | asyncio.Future[Any]"]
 _lock = threading.Lock()
 
@@ -68,7 +66,7 @@ class Batcher:
                 found = node.extras["batcher"] = cls(node)
             return found
 
-    async def write(self, write: Callable[[Session, list[Item]], list[R]], item: Item) -> R:
+    async def write(self, write: Callable[[Writes, list[Item]], list[R]], item: Item) -> R:
         """Write the item with others, and wait until it is committed."""
         if not self.on_loop:
             return await asyncio.wrap_future(self._enqueue(write, item))
@@ -97,8 +95,8 @@ class Batcher:
         for start in range(0, len(batch), self.LIMIT):
             chunk = batch[start : start + self.LIMIT]
             try:
-                with self._without_waiting() as s:
-                    results = _write_all(s, chunk)
+                with self._without_waiting() as w:
+                    results = _write_all(w, chunk)
             except Exception:  # busy, or a write failed: the writer thread waits and retries
                 for write, item, done in chunk:
                     later = self._enqueue(write, item)
@@ -108,15 +106,19 @@ class Batcher:
                 _settle(done, result=result)
 
     @contextmanager
-    def _without_waiting(self) -> Iterator[Session]:
-        with self.node.transaction() as s:
-            raw = s.connection().connection.driver_connection
-            assert raw is not None
-            raw.execute("PRAGMA busy_timeout=0")
+    def _without_waiting(self) -> Iterator[Writes]:
+        with self._transaction() as w:
+            w.cursor.execute("PRAGMA busy_timeout=0")
             try:
-                yield s
+                yield w
             finally:
-                raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+                w.cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Writes]:
+        """Committed when the block ends, rolled back on any error."""
+        with self.node.engine.begin() as conn:
+            yield Writes(conn)
 
     def _run(self) -> None:
         while True:
@@ -130,13 +132,13 @@ class Batcher:
 
     def _commit(self, batch: list[Entry]) -> None:
         try:
-            with self.node.transaction() as s:
-                results = _write_all(s, batch)
+            with self._transaction() as w:
+                results = _write_all(w, batch)
         except Exception:
             for write, item, done in batch:
                 try:
-                    with self.node.transaction() as s:
-                        _settle(done, result=write(s, [item])[0])
+                    with self._transaction() as w:
+                        _settle(done, result=write(w, [item])[0])
                 except Exception as exc:
                     _settle(done, error=exc)
             return
@@ -163,43 +165,13 @@ def _pass_on(
     loop.call_soon_threadsafe(_settle, target, source.result() if error is None else None, error)
 
 
-def _write_all(s: Session, batch: list[Entry]) -> list[Any]:
+def _write_all(w: Writes, batch: list[Entry]) -> list[Any]:
     kinds: dict[Write, list[int]] = {}
     for position, (write, _, _) in enumerate(batch):
         kinds.setdefault(write, []).append(position)
     results: list[Any] = [None] * len(batch)
     for write, positions in kinds.items():
-        written = write(s, [batch[p][1] for p in positions])
+        written = write(w, [batch[p][1] for p in positions])
         for position, result in zip(positions, written, strict=True):
             results[position] = result
     return results
-
-
-def insert_new(s: Session, table: Any, rows: list[dict[str, Any]]) -> list[bool]:
-    """INSERT that skips rows whose key exists: for each row, whether it went in (of rows
-    with one key in the list, only the first)."""
-    if not rows:
-        return []
-    statement = _skipping_insert(s.get_bind().dialect.name, table.__table__)
-    keys = [c.key for c in table.__table__.primary_key.columns]
-    # RETURNING tells which rows went in: neither driver's row count is reliable here.
-    added = {tuple(row) for row in s.execute(statement, rows)}
-    result = []
-    for row in rows:
-        key = tuple(row[k] for k in keys)
-        result.append(key in added)
-        added.discard(key)
-    return result
-
-
-@functools.cache
-def _skipping_insert(dialect: str, table: Table) -> Insert:
-    """One statement per table (Core, so it is compiled once and sent as executemany)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    keys = list(table.primary_key.columns)
-    return insert(table).on_conflict_do_nothing().returning(*keys)
-
-
-def insert_ignoring(s: Session, table: Any, values: dict[str, Any]) -> bool:
-    """INSERT that does nothing when the key exists; True when the row was added."""
-    return insert_new(s, table, [values])[0]

@@ -17,7 +17,7 @@ from jembatan.errors import InvalidInput, NotFound
 from jembatan.exchange import transfer
 from jembatan.exchange.envelope import uuid7
 from jembatan.node.context import Node
-from jembatan.store.batch import insert_ignoring
+from jembatan.store.driver import insert_ignoring
 from jembatan.workspaces.extract import extract_text
 from jembatan.workspaces.models import WorkspaceFile
 

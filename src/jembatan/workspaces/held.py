@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from jembatan.errors import NotFound
 from jembatan.ledger.entries import Event as Entry
 from jembatan.ledger.entries import record
-from jembatan.store.batch import insert_ignoring
+from jembatan.store.driver import insert_ignoring
 from jembatan.store.schema import utcnow
 from jembatan.workspaces import events, files, fold, search
 from jembatan.workspaces.events import Event

@@ -20,7 +20,7 @@ from jembatan.exchange.models import Message
 from jembatan.ledger.entries import record
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
-from jembatan.store.batch import insert_ignoring
+from jembatan.store.driver import insert_ignoring
 from jembatan.workspaces import events, files, fold, held, notify
 from jembatan.workspaces.events import Event
 from jembatan.workspaces.models import Workspace, WorkspaceEvent, WorkspaceIntake
