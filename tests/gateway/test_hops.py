@@ -23,7 +23,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from jembatan.gateway.hops import ConnectFailed, ConnectionLost, HopError, Hops, HopTimeout
+from jembatan.gateway.hops import (
+    ConnectFailed,
+    ConnectionLost,
+    HopError,
+    Hops,
+    HopTimeout,
+    TooLarge,
+)
 from tests.conftest import LiveServer
 
 T = TypeVar("T")
@@ -731,3 +738,33 @@ def test_https_with_untrusted_certificate_is_connect_failed(run: Run, tmp_path: 
         await hops.aclose()
 
     run(main())
+
+
+def test_a_body_read_whole_stops_at_the_callers_limit(run: Run) -> None:
+    """A chunked body has no length up front: reading it whole stops past the limit."""
+
+    async def chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            for _ in range(10):
+                writer.write(b"400\r\n" + b"x" * 1024 + b"\r\n")
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+
+    async def scenario() -> tuple[bytes, str, bytes]:
+        hops = Hops(user_agent=AGENT)
+        async with _serving(chunked) as url:
+            whole = await (await hops.request("GET", url + "/", {}, timeout=2)).read(10 * 1024)
+            answer = await hops.request("GET", url + "/", {}, timeout=2)
+            with pytest.raises(TooLarge) as refused:
+                await answer.read(4000)
+            # The dropped connection is not reused: the next request gets a fresh one.
+            again = await (await hops.request("GET", url + "/", {}, timeout=2)).read()
+        await hops.aclose()
+        return whole, str(refused.value), again
+
+    whole, refused, again = run(scenario())
+    assert whole == b"x" * 10 * 1024
+    assert refused == "the body is larger than 4000 bytes"
+    assert again == whole

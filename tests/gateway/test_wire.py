@@ -84,6 +84,11 @@ class _Answer:
     async def pieces(self) -> AsyncIterator[bytes]:
         yield self.body
 
+    async def read(self, limit: int | None = None) -> bytes:
+        if limit is not None and len(self.body) > limit:
+            raise hops.TooLarge(f"the body is larger than {limit} bytes")
+        return self.body
+
     async def aclose(self) -> None:
         return None
 
@@ -223,14 +228,19 @@ def test_a_request_id_is_served_once_even_signed_anew(setup: Setup) -> None:
 def test_an_answer_bound_to_another_request_is_refused(setup: Setup) -> None:
     """The consumer's node recomputes X-Road-Request-Hash: a properly signed answer of the
     provider's node that was made for another request (replayed, or swapped in transit)
-    does not reach the agency's system."""
+    does not reach the agency's system; nor does one whose body was changed."""
     idn, mys = setup.idn, setup.mys
     request_base = b'"@method": GET\n"@signature-params": ("@method");created=1'
     writer = FrameWriter(lambda digest: b"")
     record = services.CallRecord(
         "consumer", "req-1", "x-1", "ASEAN/GOV/MYS/portal", "", "GET", "", utcnow()
     )
-    for bound_to, refused in ((request_base, False), (b"another request", True)):
+    cases = (
+        (request_base, False, None),
+        (b"another request", False, "bound to another request"),
+        (request_base, True, "IDN's node was refused: the body does not match the digest"),
+    )
+    for bound_to, tampered, refused in cases:
         headers = {
             "jembatan-status": "200",
             "x-road-request-id": "req-1",
@@ -242,6 +252,8 @@ def test_an_answer_bound_to_another_request_is_refused(setup: Setup) -> None:
         values = {"@status": "200", **{k: headers[k] for k in proxy.RESPONSE_COMPONENTS[1:]}}
         signature, _, _ = proxy._sign(idn, values, headers)
         body = _framed(b"{}", signature, idn.keys().signer().signing_key())
+        if tampered:
+            body = body.replace(b"{}", b"[]", 1)
         lowered = {k.lower(): v for k, v in headers.items()}  # as hops gives them
         answer = cast(hops.Answer, _Answer(200, lowered, body))
 
@@ -264,6 +276,6 @@ def test_an_answer_bound_to_another_request_is_refused(setup: Setup) -> None:
             with pytest.raises(xroad.GatewayError) as caught:
                 asyncio.run(attempt())
             assert caught.value.type == "Server.ClientProxy.InconsistentResponse"
-            assert "bound to another request" in caught.value.message
+            assert refused in caught.value.message
         else:
             assert asyncio.run(attempt()).body == b"{}"

@@ -24,6 +24,11 @@ class BodyTooLarge(BodyRefused):
     pass
 
 
+def most_framed(length: int) -> int:
+    """The most bytes a body of `length` bytes can take framed (a byte per frame)."""
+    return 5 * length + 4 + TRAILER
+
+
 def trailer_message(header_signature: bytes, digest: bytes) -> bytes:
     return TRAILER_CONTEXT + header_signature + digest
 
@@ -68,16 +73,11 @@ class FrameWriter:
 
 
 class FrameReader:
-    """Unframes a stream; `check(digest, signature)` raises BodyRefused when the
-    trailer's signature is wrong."""
+    """Unframes a body; `check(digest, signature)` raises BodyRefused when the trailer's
+    signature is wrong. `feed` and `finish` do the work on bytes as they arrive; `data`
+    streams a source through them, `whole` takes a body that arrived in one piece."""
 
-    def __init__(
-        self,
-        source: AsyncIterator[bytes],
-        check: Callable[[bytes, bytes], None],
-        limit: int | None = None,
-    ) -> None:
-        self.source = source.__aiter__()
+    def __init__(self, check: Callable[[bytes, bytes], None], limit: int | None = None) -> None:
         self.check = check
         self.limit = limit
         self.size = 0
@@ -85,52 +85,69 @@ class FrameReader:
         self.sha512 = b""
         self.complete = False
         self._buffer = bytearray()
+        self._digest = hashlib.sha256()
+        self._digest512 = hashlib.sha512()
+        self._trailer: tuple[bytes, bytes] | None = None
 
-    async def _need(self, count: int) -> None:
-        while len(self._buffer) < count:
-            try:
-                chunk = await anext(self.source)
-            except StopAsyncIteration:
-                raise BodyRefused("the body ended before its trailer") from None
-            self._buffer += chunk
-
-    def _take(self, count: int) -> bytes:
-        data = bytes(self._buffer[:count])
-        del self._buffer[:count]
-        return data
-
-    async def data(self) -> AsyncIterator[bytes]:
-        digest = hashlib.sha256()
-        digest512 = hashlib.sha512()
-        held: bytes | None = None
-        while True:
-            await self._need(4)
-            (length,) = _LENGTH.unpack(self._take(4))
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The data of the frames that the bytes so far complete."""
+        buffer = self._buffer
+        buffer += chunk
+        if self._trailer is not None:
+            if buffer:
+                raise BodyRefused("bytes follow the body's trailer")
+            return []
+        pieces = []
+        while len(buffer) >= 4:
+            (length,) = _LENGTH.unpack_from(buffer)
             if length == 0:
+                if len(buffer) < 4 + TRAILER:
+                    break
+                self._trailer = bytes(buffer[4:36]), bytes(buffer[36 : 4 + TRAILER])
+                if len(buffer) > 4 + TRAILER:
+                    raise BodyRefused("bytes follow the body's trailer")
+                buffer.clear()
                 break
             if length > MAX_FRAME:
                 raise BodyRefused(f"a frame of {length} bytes is over the {MAX_FRAME} limit")
-            await self._need(length)
-            piece = self._take(length)
+            if len(buffer) < 4 + length:
+                break
+            piece = bytes(buffer[4 : 4 + length])
+            del buffer[: 4 + length]
             self.size += length
             if self.limit is not None and self.size > self.limit:
                 raise BodyTooLarge(f"the body is larger than {self.limit} bytes")
-            digest.update(piece)
-            digest512.update(piece)
-            if held is not None:
-                yield held
-            held = piece
-        await self._need(TRAILER)
-        claimed, signature = self._take(32), self._take(64)
-        async for extra in self.source:
-            self._buffer += extra
-        if self._buffer:
-            raise BodyRefused("bytes follow the body's trailer")
-        if claimed != digest.digest():
+            self._digest.update(piece)
+            self._digest512.update(piece)
+            pieces.append(piece)
+        return pieces
+
+    def finish(self) -> None:
+        """The body ended: its trailer must be there and verify."""
+        if self._trailer is None:
+            raise BodyRefused("the body ended before its trailer")
+        claimed, signature = self._trailer
+        if claimed != self._digest.digest():
             raise BodyRefused("the body does not match the digest in its trailer")
         self.check(claimed, signature)
         self.sha256 = claimed.hex()
-        self.sha512 = digest512.digest()
+        self.sha512 = self._digest512.digest()
         self.complete = True
+
+    def whole(self, body: bytes) -> bytes:
+        pieces = self.feed(body)
+        self.finish()
+        return b"".join(pieces)
+
+    async def data(self, source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The body's data as it arrives, its last piece held back until the trailer
+        verifies."""
+        held: bytes | None = None
+        async for chunk in source:
+            for piece in self.feed(chunk):
+                if held is not None:
+                    yield held
+                held = piece
+        self.finish()
         if held is not None:
             yield held

@@ -51,6 +51,10 @@ class ConnectionLost(HopError):
         self.fresh_attempt_safe = fresh_attempt_safe
 
 
+class TooLarge(HopError):
+    """A body read whole is larger than the caller allows."""
+
+
 class _Surplus(Exception):
     """Raised from a parser callback to stop llhttp: at bytes after the response's end, or
     at a head too large."""
@@ -376,14 +380,23 @@ class Answer:
         finally:
             self._drop()  # a no-op unless the caller stopped early
 
-    async def read(self) -> bytes:
+    async def read(self, limit: int | None = None) -> bytes:
+        """The whole body; TooLarge past `limit` bytes (the connection is then dropped)."""
         if self._conn is None:  # the usual small answer, complete on arrival
             rest, self._rest = self._rest, b""
-            return rest
-        parts = []
-        while (piece := await self._next()) is not None:
-            parts.append(piece)
-        return b"".join(parts)
+            parts = [rest]
+        else:
+            parts, size = [], 0
+            while (piece := await self._next()) is not None:
+                parts.append(piece)
+                size += len(piece)
+                if limit is not None and size > limit:
+                    break
+        body = b"".join(parts)
+        if limit is not None and len(body) > limit:
+            self._drop()
+            raise TooLarge(f"the body is larger than {limit} bytes")
+        return body
 
     async def aclose(self) -> None:
         self._drop()

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import anyio
 import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -25,7 +24,14 @@ from jembatan.accounts import tokens
 from jembatan.crypto import httpsig
 from jembatan.errors import InvalidInput, JembatanError, Unauthenticated
 from jembatan.gateway import hops, services, xroad
-from jembatan.gateway.frames import FRAMING, BodyRefused, BodyTooLarge, FrameReader, FrameWriter
+from jembatan.gateway.frames import (
+    FRAMING,
+    BodyRefused,
+    BodyTooLarge,
+    FrameReader,
+    FrameWriter,
+    most_framed,
+)
 from jembatan.gateway.frames import trailer_message as trailer
 from jembatan.identifiers import SubsystemId
 from jembatan.logs import get_logger
@@ -168,11 +174,12 @@ def _record_later(request: Request, record: services.CallRecord, t0: float) -> C
         done = True
         metrics.gateway_calls.labels(role=record.role, outcome=record.error or "ok").inc()
         record.duration_ms = int((time.perf_counter() - t0) * 1000)
-        with anyio.CancelScope(shield=True):
-            try:
-                await Batcher.of(node).write(services.write_calls, record)
-            except Exception:  # the answer is already on its way; the log says what failed
-                log.exception("gateway call not recorded", request_id=record.request_id)
+        # Once submitted, the write happens even if this request is cancelled meanwhile
+        # (the client went away): the batch holds it, not this task.
+        try:
+            await Batcher.of(node).write(services.write_calls, record)
+        except Exception:  # the answer is already on its way; the log says what failed
+            log.exception("gateway call not recorded", request_id=record.request_id)
 
     return write
 
@@ -364,9 +371,7 @@ async def _answer(
     record.agreement_id = answer.headers.get(AGREEMENT)
     record.request_hash = expected
     key = key_for(verified.request.keyid, verified.request.created)
-    reader = FrameReader(
-        answer.pieces(), _checker(key, verified.signature), node.settings.gateway_max_body_bytes
-    )
+    reader = FrameReader(_checker(key, verified.signature), node.settings.gateway_max_body_bytes)
     headers = {
         k: v for k, v in answer.headers.items() if xroad.passes_back(k) and k not in NODE_SET
     }
@@ -378,9 +383,27 @@ async def _answer(
     def fill() -> None:
         record.response_bytes, record.response_sha256 = reader.size, reader.sha256 or None
 
+    length = answer.headers.get(LENGTH, "")
+    if not error and status not in NO_BODY_STATUS and length.isdigit() and int(length) <= SMALL:
+        # Small: read and checked whole, before anything is sent on.
+        try:
+            data = reader.whole(await answer.read(most_framed(int(length))))
+        except (BodyRefused, hops.HopError) as exc:
+            raise xroad.GatewayError(
+                xroad.INCONSISTENT, f"the answer of {service.provider}'s node was refused: {exc}"
+            ) from None
+        if len(data) != int(length):
+            raise xroad.GatewayError(
+                xroad.INCONSISTENT,
+                f"the answer of {service.provider}'s node is not the length it signed",
+            )
+        fill()
+        await finish()
+        return Response(data, status_code=status, headers=headers)
+
     async def body() -> AsyncIterator[bytes]:
         try:
-            async for piece in _evidence_first(reader.data(), fill, finish):
+            async for piece in _evidence_first(reader.data(answer.pieces()), fill, finish):
                 yield piece
         except (BodyRefused, hops.HopError) as exc:
             record.error, record.message = xroad.INCONSISTENT, f"answer body refused: {exc}"
@@ -391,15 +414,6 @@ async def _answer(
             fill()
             await finish()
 
-    length = answer.headers.get(LENGTH, "")
-    if not error and status not in NO_BODY_STATUS and length.isdigit() and int(length) <= SMALL:
-        data = await _collect(body(), SMALL + 1)  # small: checked whole before it is sent
-        if len(data) != int(length):
-            raise xroad.GatewayError(
-                xroad.INCONSISTENT,
-                f"the answer of {service.provider}'s node is not the length it signed",
-            )
-        return Response(data, status_code=status, headers=headers)
     if error:
         record.message = (await _collect(body()))[:500].decode(errors="replace")
         parsed = xroad.GatewayError.parse(error, status, record.message.encode())
@@ -461,6 +475,7 @@ async def provide(request: Request) -> Response:
     finish = _record_later(request, record, t0)
     verified: httpsig.Verified | None = None
     reader: FrameReader | None = None
+    stream = request.stream()  # read by the reader, also after an error (for the hash)
     try:
         try:
             peer, checked = peers.signed_values(
@@ -475,10 +490,8 @@ async def provide(request: Request) -> Response:
         verified = checked
         record.actor = peer.member
         key = _member_key(node, peer.member)(checked.request.keyid, checked.request.created)
-        reader = FrameReader(
-            request.stream(), _checker(key, checked.signature), node.settings.gateway_max_body_bytes
-        )
-        return await _provide(node, request, record, finish, peer, checked, reader, raw)
+        reader = FrameReader(_checker(key, checked.signature), node.settings.gateway_max_body_bytes)
+        return await _provide(node, request, record, finish, peer, checked, reader, stream, raw)
     except xroad.GatewayError as exc:
         record.status, record.error, record.message = exc.status, exc.type, exc.message
         exc.detail = exc.detail or record.request_id
@@ -486,7 +499,7 @@ async def provide(request: Request) -> Response:
         if reader is not None and verified is not None:
             try:
                 if not reader.complete:
-                    await _collect(reader.data(), 0)
+                    await _collect(reader.data(stream), 0)
                 request_hash_value = _hash_of(verified, reader)
             except (BodyRefused, ClientDisconnect):
                 pass
@@ -595,6 +608,7 @@ async def _provide(
     peer: peers.Peer,
     verified: httpsig.Verified,
     reader: FrameReader,
+    stream: AsyncIterator[bytes],
     raw: str,
 ) -> Response:
     try:
@@ -614,6 +628,7 @@ async def _provide(
         )
     sub = service.subsystem.subsystem
     if service.code in xroad.METADATA and rest in ("", "/"):
+        await _collect(reader.data(stream), 0)
         return await _metadata(node, request, record, finish, verified, reader, client, sub)
     view = services.find_for_call(node, sub, service.code)
     if view is None:
@@ -632,16 +647,11 @@ async def _provide(
     content: bytes | AsyncIterator[bytes] | None = None
     try:
         if length == "0":
-            await _collect(reader.data(), 0)
+            await _collect(reader.data(stream), 0)
         elif length is not None and length.isdigit() and int(length) <= SMALL:
-            content = await _collect(reader.data(), SMALL + 1)  # small: checked whole, then sent
-            if len(content) != int(length):
-                raise xroad.GatewayError(
-                    xroad.SERVER_INVALID_REQUEST,
-                    f"the body is {len(content)} bytes, not the {length} its header declares",
-                )
+            content = await _small(reader, stream, int(length))  # checked whole, then sent
         else:
-            content = reader.data()
+            content = reader.data(stream)
         try:
             answer = await _call_service(node, request.method, url, out, content, view)
         except hops.ConnectionLost as exc:
@@ -694,6 +704,24 @@ async def _provide(
     )
 
 
+async def _small(reader: FrameReader, stream: AsyncIterator[bytes], length: int) -> bytes:
+    """A small body, unframed and checked whole; refused once it is past its length."""
+    pieces = []
+    async for chunk in stream:
+        pieces.extend(reader.feed(chunk))
+        if reader.size > length:
+            break
+    else:
+        reader.finish()
+        if reader.size == length:
+            return b"".join(pieces)
+    raise xroad.GatewayError(
+        xroad.SERVER_INVALID_REQUEST,
+        f"the body is {'longer than' if reader.size > length else reader.size} bytes, "
+        f"not the {length} its header declares",
+    )
+
+
 async def _call_service(
     node: Node,
     method: str,
@@ -722,8 +750,8 @@ async def _metadata(
     client: SubsystemId,
     subsystem: str,
 ) -> Response:
-    """listMethods, allowedMethods and getOpenAPI, answered by the node itself."""
-    await _collect(reader.data(), 0)
+    """listMethods, allowedMethods and getOpenAPI, answered by the node itself (the
+    request's body has been read)."""
     record.request_bytes, record.request_sha256 = reader.size, reader.sha256
     record.request_hash = _hash_of(verified, reader)
     code = record.service.rsplit("/", 1)[1]

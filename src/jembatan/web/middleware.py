@@ -70,9 +70,12 @@ class RequestContext:
         is_docs = scope["path"].startswith("/api/docs")
         secure = scope.get("scheme") == "https"
 
+        started_response = False
+
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 raw: list[Any] = list(message.get("headers", []))
                 present = {k.lower() for k, _ in raw}
@@ -85,15 +88,8 @@ class RequestContext:
                 message["headers"] = raw
             await send(message)
 
-        started_response = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started_response
-            started_response = started_response or message["type"] == "http.response.start"
-            await send_wrapper(message)
-
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, send_wrapper)
         except Exception:
             log.exception("unhandled error", path=scope["path"])
             if started_response:
