@@ -8,8 +8,11 @@ Jembatan's profile: one signature labelled `sig1` covering at least `@method`,
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -127,6 +130,60 @@ def verify(
     return verify_values(headers, value_of, REQUIRED, key_for, now, max_age).request
 
 
+Fields = tuple[list[str], dict[str, Any], str, bytes]
+
+# Fields as RFC 8941 serializes them (Jembatan's own, and most senders'): one `sig1`
+# member, covered components as strings, parameters as integers or strings. Such a field
+# is read by these patterns, and its @signature-params value is its own text; any other
+# field goes through the full structured-field parser and serializer.
+_SF_STRING = r'"[\x20\x21\x23-\x5b\x5d-\x7e]*"'
+_SF_PARAM = r";([a-z*][a-z0-9_.*-]*)=(0|-?[1-9][0-9]{0,14}|" + _SF_STRING + ")"
+_PLAIN_INPUT = re.compile(
+    rf"{LABEL}=((\((?:{_SF_STRING}(?: {_SF_STRING})*)?\))((?:{_SF_PARAM})*))", re.ASCII
+)
+_PLAIN_SIGNATURE = re.compile(rf"{LABEL}=:([A-Za-z0-9+/]*={{0,2}}):", re.ASCII)
+_STRINGS = re.compile(_SF_STRING)
+_PARAMS = re.compile(_SF_PARAM)
+
+
+def read_fields(raw_input: str, raw_signature: str) -> Fields:
+    """The `sig1` signature's covered components, parameters, @signature-params value and
+    signature bytes."""
+    plain_input = _PLAIN_INPUT.fullmatch(raw_input)
+    plain_signature = _PLAIN_SIGNATURE.fullmatch(raw_signature)
+    if plain_input and plain_signature:
+        text, inner, rest = plain_input.group(1, 2, 3)
+        params: dict[str, Any] = {}
+        for key, value in _PARAMS.findall(rest):
+            params[key] = value[1:-1] if value[0] == '"' else int(value)
+        if len(params) == rest.count(";"):  # else a repeated key (or a ';' in a string)
+            with contextlib.suppress(binascii.Error):  # unpadded: the parser allows it
+                signature = base64.b64decode(plain_signature[1])
+                components = [c[1:-1] for c in _STRINGS.findall(inner)]
+                return components, params, text, signature
+    return _parsed_fields(raw_input, raw_signature)
+
+
+def _parsed_fields(raw_input: str, raw_signature: str) -> Fields:
+    inputs: Any
+    signatures: Any
+    try:
+        inputs = http_sf.parse(raw_input.encode(), tltype="dictionary")
+        signatures = http_sf.parse(raw_signature.encode(), tltype="dictionary")
+    except ValueError:
+        raise SignatureRefused("Signature-Input or Signature is not a structured field") from None
+    if LABEL not in inputs or LABEL not in signatures:
+        raise SignatureRefused(f"no signature labelled {LABEL!r}")
+    members, params = inputs[LABEL]
+    signature = signatures[LABEL][0]
+    if not isinstance(members, list) or not isinstance(signature, bytes):
+        raise SignatureRefused("malformed signature fields")
+    components = [m[0] for m in members]
+    if any(not isinstance(c, str) or m[1] for c, m in zip(components, members, strict=True)):
+        raise SignatureRefused("component parameters are not supported")
+    return components, dict(params), http_sf.ser([inputs[LABEL]]), signature
+
+
 @dataclass(frozen=True)
 class Verified:
     request: SignedRequest
@@ -147,22 +204,7 @@ def verify_values(
     raw_input, raw_signature = headers.get("signature-input"), headers.get("signature")
     if not raw_input or not raw_signature:
         raise SignatureRefused("the request is not signed (no Signature-Input/Signature)")
-    inputs: Any
-    signatures: Any
-    try:
-        inputs = http_sf.parse(raw_input.encode(), tltype="dictionary")
-        signatures = http_sf.parse(raw_signature.encode(), tltype="dictionary")
-    except ValueError:
-        raise SignatureRefused("Signature-Input or Signature is not a structured field") from None
-    if LABEL not in inputs or LABEL not in signatures:
-        raise SignatureRefused(f"no signature labelled {LABEL!r}")
-    members, params = inputs[LABEL]
-    signature = signatures[LABEL][0]
-    if not isinstance(members, list) or not isinstance(signature, bytes):
-        raise SignatureRefused("malformed signature fields")
-    components = [m[0] for m in members]
-    if any(not isinstance(c, str) or m[1] for c, m in zip(components, members, strict=True)):
-        raise SignatureRefused("component parameters are not supported")
+    components, params, params_text, signature = read_fields(raw_input, raw_signature)
     missing = [c for c in required if c not in components]
     if missing:
         raise SignatureRefused(f"the signature does not cover {', '.join(missing)}")
@@ -188,7 +230,7 @@ def verify_values(
                 raise SignatureRefused(f"component {name} is not supported")
             raise SignatureRefused(f"covered header {name} is missing")
         values[name] = value.strip()
-    base = _base(values, http_sf.ser([inputs[LABEL]]))
+    base = _base(values, params_text)
     try:
         key_for(keyid, created).verify(signature, base)
     except InvalidSignature:
