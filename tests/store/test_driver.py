@@ -40,6 +40,16 @@ def test_rows_read_back_through_the_orm(node: Node) -> None:
         rows = {c.request_id: c for c in s.scalars(select(Call))}
     assert sorted(rows) == ["r1", "r2", "r3"]
     assert rows["r3"].started_at == at
+    with node.engine.connect() as conn:  # stored in the form the ORM stores
+        stored = conn.exec_driver_sql("SELECT started_at FROM gateway_calls").scalars().all()
+    with node.transaction() as s:
+        s.add(Call(**{**_call("r4", "consumer"), "started_at": at}))
+    with node.engine.connect() as conn:
+        by_orm = conn.exec_driver_sql(
+            "SELECT started_at FROM gateway_calls WHERE request_id = 'r4'"
+        ).scalar_one()
+    assert type(by_orm) in {type(value) for value in stored}
+    assert by_orm in stored  # the same text (SQLite) or value (PostgreSQL) as r3's
     assert rows["r3"].started_at.tzinfo is not None
     assert rows["r3"].duration_ms == 7
     assert rows["r1"].duration_ms == 0

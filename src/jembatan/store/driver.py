@@ -85,7 +85,10 @@ def _compile(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) 
             otherwise = _default(defaults[name])
         elif not bind.required and name not in keys:
             otherwise = functools.partial(_same, bind.effective_value)
-        binds.append((name, bind.type.bind_processor(dialect), otherwise))
+        # The dialect's own type (a UTC datetime becomes SQLite's text form, as the ORM
+        # writes it), not the generic one.
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        binds.append((name, process, otherwise))
     return _Compiled(str(compiled), compiled.positional, tuple(binds))
 
 
