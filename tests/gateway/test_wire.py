@@ -73,6 +73,16 @@ def _unframe(raw: bytes) -> tuple[bytes, bytes, bytes]:
     return data, raw[at : at + 32], raw[at + 32 :]
 
 
+def _content(answer: httpx.Response) -> bytes:
+    """An answer's body: sent whole with its signed digest, or framed."""
+    if answer.headers["jembatan-body-framing"] == "whole":
+        digest = base64.b64encode(hashlib.sha256(answer.content).digest()).decode()
+        assert answer.headers["content-digest"] == f"sha-256=:{digest}:"
+        return answer.content
+    assert answer.headers["jembatan-body-framing"] == "jb-frames/1"
+    return _content(answer)
+
+
 @dataclass
 class _Answer:
     """What the proxy reads of an answer from the other node."""
@@ -98,9 +108,15 @@ def _signature_bytes(header: str) -> bytes:
 
 
 def _request(
-    setup: Setup, body: bytes, tamper: bool = False, request_id: str | None = None
+    setup: Setup,
+    body: bytes,
+    tamper: bool = False,
+    request_id: str | None = None,
+    whole: bool = False,
+    digest_signed: bool = True,
 ) -> httpx.Request:
-    """A signed, framed call from MYS's node to IDN's, made without Jembatan's code."""
+    """A signed call from MYS's node to IDN's, made without Jembatan's code: its body
+    framed, or sent whole with a Content-Digest that the signature covers."""
     url = setup.url(setup.idn, "/fed/v1/r1/ASEAN/GOV/IDN/health/echo/v1/hello?q=1")
     request = httpx.Request(
         "POST",
@@ -109,11 +125,14 @@ def _request(
             "X-Road-Client": "ASEAN/GOV/MYS/portal",
             "X-Road-Id": "independent-1",
             "X-Road-Request-Id": request_id or str(uuid.uuid4()),
-            "Jembatan-Body-Framing": "jb-frames/1",
+            "Jembatan-Body-Framing": "whole" if whole else "jb-frames/1",
             "Jembatan-Body-Length": str(len(body)),
             "Content-Type": "text/plain",
         },
     )
+    if whole and not digest_signed:
+        digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        request.headers["Content-Digest"] = f"sha-256=:{digest}:"
     signer = setup.mys.keys().signer()
     HTTPMessageSigner(
         signature_algorithm=algorithms.ED25519,
@@ -122,21 +141,31 @@ def _request(
         request,
         key_id=signer.kid,
         covered_component_ids=COMPONENTS,
+        # With the body, the library adds Content-Digest and covers it, after the others.
+        body=body if whole and digest_signed else None,
+        use_existing_digest=whole and not digest_signed,  # present, not covered
         nonce=uuid.uuid4().hex,
         tag="jembatan",
         label="sig1",
         include_alg=True,
     )
-    framed = _framed(body, _signature_bytes(request.headers["Signature"]), signer.signing_key())
+    if whole:
+        sent = body
+    else:
+        sent = _framed(body, _signature_bytes(request.headers["Signature"]), signer.signing_key())
     if tamper:
-        framed = framed[:5] + bytes([framed[5] ^ 1]) + framed[6:]
+        at = 0 if whole else 5
+        sent = sent[:at] + bytes([sent[at] ^ 1]) + sent[at + 1 :]
     headers = {k: v for k, v in request.headers.items() if k != "content-length"}
-    return httpx.Request("POST", url, headers=headers, content=framed)
+    return httpx.Request("POST", url, headers=headers, content=sent)
 
 
-def test_an_independently_built_call_is_served_and_its_answer_verifies(setup: Setup) -> None:
+@pytest.mark.parametrize("whole", [False, True], ids=["framed", "whole"])
+def test_an_independently_built_call_is_served_and_its_answer_verifies(
+    setup: Setup, whole: bool
+) -> None:
     body = b"hello across the border"
-    request = _request(setup, body)
+    request = _request(setup, body, whole=whole)
     answer = httpx.Client().send(request)
     assert answer.status_code == 200, answer.content
     assert answer.headers["jembatan-status"] == "200"
@@ -151,18 +180,18 @@ def test_an_independently_built_call_is_served_and_its_answer_verifies(setup: Se
         answer,
         expect_tag="jembatan",
         expect_label="sig1",
-        require_components=("@status", "x-road-request-hash"),
+        # A small answer is sent whole: its digest is signed, there is no trailer.
+        require_components=("@status", "x-road-request-hash", "content-digest"),
+        body=answer.content,  # the library checks the body against the signed digest
     )
     assert result.covered_components['"jembatan-status"'] == "200"
-
-    data, digest, trailer = _unframe(answer.content)
-    assert data == body  # the echo service answered with what it got
-    assert digest == hashlib.sha256(data).digest()
-    public.verify(trailer, CONTEXT + _signature_bytes(answer.headers["signature"]) + digest)
+    assert answer.headers["jembatan-body-framing"] == "whole"
+    assert _content(answer) == body  # the echo service answered with what it got
 
     # X-Road-Request-Hash: base64 SHA512(SHA512(signature base of the request) + SHA512(body)).
     params = request.headers["signature-input"].split("=", 1)[1]
-    lines = [f'"{c}": {_value(request, c)}' for c in COMPONENTS]
+    covered = [*COMPONENTS, "content-digest"] if whole else COMPONENTS
+    lines = [f'"{c}": {_value(request, c)}' for c in covered]
     base = "\n".join([*lines, f'"@signature-params": {params}']).encode()
     inner = hashlib.sha512(base).digest()
     expected = hashlib.sha512(inner + hashlib.sha512(body).digest()).digest()
@@ -177,21 +206,34 @@ def _value(request: httpx.Request, component: str) -> str:
     return request.headers[component]
 
 
-def test_a_body_that_does_not_match_its_trailer_is_refused(setup: Setup) -> None:
-    answer = httpx.Client().send(_request(setup, b"x" * 100, tamper=True))
+@pytest.mark.parametrize("whole", [False, True], ids=["framed", "whole"])
+def test_a_body_that_does_not_match_its_trailer_or_digest_is_refused(
+    setup: Setup, whole: bool
+) -> None:
+    answer = httpx.Client().send(_request(setup, b"x" * 100, tamper=True, whole=whole))
     assert answer.headers["x-road-error"] == "Server.ServerProxy.InvalidSignatureValue"
-    data, _, _ = _unframe(answer.content)
-    assert b"trailer" in data or b"digest" in data
+    data = _content(answer)
+    assert b"does not match its Content-Digest" in data if whole else b"trailer" in data
     [logged] = services.calls(setup.idn, role="provider")
     assert logged.error == "Server.ServerProxy.InvalidSignatureValue"
 
 
-def test_a_body_of_another_length_than_declared_is_refused(setup: Setup) -> None:
-    request = _request(setup, b"four")
+@pytest.mark.parametrize("whole", [False, True], ids=["framed", "whole"])
+def test_a_body_of_another_length_than_declared_is_refused(setup: Setup, whole: bool) -> None:
+    request = _request(setup, b"four", whole=whole)
     request.headers["Jembatan-Body-Length"] = "2"
     answer = httpx.Client().send(request)
     assert answer.headers["x-road-error"] == "Server.ServerProxy.InvalidRequest"
-    assert b"not the 2 its header declares" in _unframe(answer.content)[0]
+    assert b"not the 2 its header declares" in _content(answer)
+
+
+def test_a_whole_body_needs_its_digest_signed(setup: Setup) -> None:
+    """Sent whole, a body is authenticated only by its Content-Digest: a signature that
+    does not cover it is refused, even with the right digest."""
+    answer = httpx.Client().send(_request(setup, b"four", whole=True, digest_signed=False))
+    assert answer.headers["x-road-error"] == "Server.ServerProxy.InvalidSignatureValue"
+    assert b"does not cover content-digest" in _content(answer)
+    assert services.calls(setup.idn, role="provider")[0].status == 500
 
 
 def test_a_replayed_call_is_refused(setup: Setup) -> None:
@@ -199,7 +241,7 @@ def test_a_replayed_call_is_refused(setup: Setup) -> None:
     assert httpx.Client().send(request).status_code == 200
     again = httpx.Client().send(request)
     assert again.headers["x-road-error"] == "Server.ServerProxy.InvalidSignatureValue"
-    assert b"replayed" in _unframe(again.content)[0]
+    assert b"replayed" in _content(again)
 
 
 def test_a_request_id_is_served_once_even_signed_anew(setup: Setup) -> None:
@@ -209,7 +251,7 @@ def test_a_request_id_is_served_once_even_signed_anew(setup: Setup) -> None:
     assert first.status_code == 200
     again = httpx.Client().send(_request(setup, b"twice", request_id=ident))
     assert again.headers["x-road-error"] == "Server.ServerProxy.InvalidRequest"
-    assert b"was used before" in _unframe(again.content)[0]
+    assert b"was used before" in _content(again)
 
     async def together() -> list[httpx.Response]:
         shared = str(uuid.uuid4())
@@ -236,22 +278,27 @@ def test_an_answer_bound_to_another_request_is_refused(setup: Setup) -> None:
         "consumer", "req-1", "x-1", "ASEAN/GOV/MYS/portal", "", "GET", "", utcnow()
     )
     cases = (
-        (request_base, False, None),
-        (b"another request", False, "bound to another request"),
-        (request_base, True, "IDN's node was refused: the body does not match the digest"),
+        (request_base, False, False, None),
+        (b"another request", False, False, "bound to another request"),
+        (request_base, False, True, "IDN's node was refused: the body does not match the digest"),
+        (request_base, True, False, None),
+        (request_base, True, True, "was refused: the body does not match its Content-Digest"),
     )
-    for bound_to, tampered, refused in cases:
+    for bound_to, whole, tampered, refused in cases:
         headers = {
             "jembatan-status": "200",
             "x-road-request-id": "req-1",
             "x-road-request-hash": proxy.request_hash(bound_to, None),
-            "jembatan-body-framing": "jb-frames/1",
+            "jembatan-body-framing": "whole" if whole else "jb-frames/1",
             "content-type": "application/json",
             "jembatan-body-length": "2",
         }
+        if whole:
+            digest = base64.b64encode(hashlib.sha256(b"{}").digest()).decode()
+            headers["content-digest"] = f"sha-256=:{digest}:"
         values = {"@status": "200", **{k: headers[k] for k in proxy.RESPONSE_COMPONENTS[1:]}}
         signature, _, _ = proxy._sign(idn, values, headers)
-        body = _framed(b"{}", signature, idn.keys().signer().signing_key())
+        body = b"{}" if whole else _framed(b"{}", signature, idn.keys().signer().signing_key())
         if tampered:
             body = body.replace(b"{}", b"[]", 1)
         lowered = {k.lower(): v for k, v in headers.items()}  # as hops gives them

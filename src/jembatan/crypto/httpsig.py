@@ -36,6 +36,23 @@ def content_digest(body: bytes) -> str:
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
 
 
+def claimed_sha256(header: str) -> bytes:
+    """The SHA-256 a Content-Digest field gives; SignatureRefused without one."""
+    plain = _PLAIN_DIGEST.fullmatch(header)
+    if plain:
+        with contextlib.suppress(binascii.Error):
+            return base64.b64decode(plain[1])
+    digests: Any
+    try:
+        digests = http_sf.parse(header.encode(), tltype="dictionary")
+        claimed = digests["sha-256"][0]
+    except (ValueError, KeyError):
+        raise SignatureRefused("Content-Digest with sha-256 is required") from None
+    if not isinstance(claimed, bytes):
+        raise SignatureRefused("Content-Digest with sha-256 is required")
+    return claimed
+
+
 def _params(components: tuple[str, ...], created: int, keyid: str, nonce: str) -> str:
     inner = " ".join(f'"{c}"' for c in components)
     return f'({inner});created={created};keyid="{keyid}";nonce="{nonce}";alg="ed25519";tag="{TAG}"'
@@ -108,16 +125,8 @@ def verify(
     returns the sender's key valid at `created` or raises SignatureRefused.
     """
     if headers.get("signature-input") and headers.get("signature"):
-        digest_header = headers.get("content-digest", "")
-        digests: Any
-        try:
-            digests = http_sf.parse(digest_header.encode(), tltype="dictionary")
-            claimed = digests["sha-256"][0]
-        except (ValueError, KeyError):
-            raise SignatureRefused("Content-Digest with sha-256 is required") from None
-        if not isinstance(claimed, bytes) or not hmac.compare_digest(
-            claimed, hashlib.sha256(body).digest()
-        ):
+        claimed = claimed_sha256(headers.get("content-digest", ""))
+        if not hmac.compare_digest(claimed, hashlib.sha256(body).digest()):
             raise SignatureRefused("Content-Digest does not match the body")
 
     def value_of(name: str) -> str | None:
@@ -142,6 +151,7 @@ _PLAIN_INPUT = re.compile(
     rf"{LABEL}=((\((?:{_SF_STRING}(?: {_SF_STRING})*)?\))((?:{_SF_PARAM})*))", re.ASCII
 )
 _PLAIN_SIGNATURE = re.compile(rf"{LABEL}=:([A-Za-z0-9+/]*={{0,2}}):", re.ASCII)
+_PLAIN_DIGEST = re.compile(r"sha-256=:([A-Za-z0-9+/]*={0,2}):", re.ASCII)
 _STRINGS = re.compile(_SF_STRING)
 _PARAMS = re.compile(_SF_PARAM)
 

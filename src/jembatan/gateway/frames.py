@@ -6,10 +6,15 @@ as complete before its trailer verifies (the last piece is held back until then)
 from __future__ import annotations
 
 import hashlib
+import hmac
 import struct
 from collections.abc import AsyncIterator, Callable
 
 FRAMING = "jb-frames/1"
+# A body known whole when the message is signed goes unframed instead, authenticated by a
+# signed Content-Digest (RFC 9530): one signature per message, not two.
+WHOLE = "whole"
+WHOLE_LIMIT = 1024 * 1024  # the largest whole body a receiver takes
 TRAILER_CONTEXT = b"jembatan-gateway-body/1\n"
 MAX_FRAME = 16 * 1024 * 1024
 TRAILER = 32 + 64  # SHA-256 of the data, Ed25519 signature
@@ -54,6 +59,15 @@ class FrameWriter:
         self.sha256, self.sha512 = digest.hex(), hashlib.sha512(data).digest()
         framed = _LENGTH.pack(len(data)) + data if data else b""
         return framed + _LENGTH.pack(0) + digest + self.sign(digest)
+
+    def plain(self, data: bytes) -> bytes:
+        """A body sent whole (framing WHOLE): only its digests are taken."""
+        if self.limit is not None and len(data) > self.limit:
+            raise BodyTooLarge(f"the body is larger than {self.limit} bytes")
+        self.size = len(data)
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        self.sha512 = hashlib.sha512(data).digest()
+        return data
 
     async def frames(self, source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         async for chunk in source:
@@ -138,6 +152,19 @@ class FrameReader:
         pieces = self.feed(body)
         self.finish()
         return b"".join(pieces)
+
+    def plain(self, body: bytes, claimed: bytes) -> bytes:
+        """A body sent whole (framing WHOLE); `claimed` is the SHA-256 that the message's
+        signed Content-Digest gives."""
+        if self.limit is not None and len(body) > self.limit:
+            raise BodyTooLarge(f"the body is larger than {self.limit} bytes")
+        digest = hashlib.sha256(body).digest()
+        if not hmac.compare_digest(digest, claimed):
+            raise BodyRefused("the body does not match its Content-Digest")
+        self.size = len(body)
+        self.sha256, self.sha512 = digest.hex(), hashlib.sha512(body).digest()
+        self.complete = True
+        return body
 
     async def data(self, source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """The body's data as it arrives, its last piece held back until the trailer

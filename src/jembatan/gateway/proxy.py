@@ -10,7 +10,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -26,6 +26,8 @@ from jembatan.errors import InvalidInput, JembatanError, Unauthenticated
 from jembatan.gateway import hops, services, xroad
 from jembatan.gateway.frames import (
     FRAMING,
+    WHOLE,
+    WHOLE_LIMIT,
     BodyRefused,
     BodyTooLarge,
     FrameReader,
@@ -59,7 +61,16 @@ REQUEST_COMPONENTS = (
 )
 RESPONSE_COMPONENTS = ("@status", STATUS, xroad.REQUEST_ID, xroad.REQUEST_HASH, FRAMING_HEADER)
 # Signed too whenever present.
-OPTIONAL_COMPONENTS = (LENGTH, "content-type", xroad.USER_ID, xroad.ISSUE, AGREEMENT, xroad.ERROR)
+DIGEST = "content-digest"  # of a body sent whole
+OPTIONAL_COMPONENTS = (
+    LENGTH,
+    "content-type",
+    xroad.USER_ID,
+    xroad.ISSUE,
+    AGREEMENT,
+    xroad.ERROR,
+    DIGEST,
+)
 # Set by the provider's node for its own hop; ours sets its own.
 NODE_SET = frozenset({"date", "x-request-id"})
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS"})
@@ -110,6 +121,11 @@ def _has_body(request: Request) -> bool:
     return "transfer-encoding" in request.headers or request.headers.get(
         "content-length", "0"
     ) not in ("", "0")
+
+
+def _required(components: tuple[str, ...], framing: str | None) -> tuple[str, ...]:
+    """What a message's signature must cover: with a body sent whole, its digest too."""
+    return (*components, DIGEST) if framing == WHOLE else components
 
 
 def _error_response(exc: xroad.GatewayError, headers: dict[str, str] | None = None) -> Response:
@@ -279,25 +295,29 @@ async def _consume(
     headers[xroad.CLIENT] = xroad.encode_subsystem(client)
     headers[xroad.ID] = record.xroad_id
     headers[xroad.REQUEST_ID] = record.request_id
-    headers[FRAMING_HEADER] = FRAMING
     length = request.headers.get("content-length")
     has_body = _has_body(request)
     if length is not None:
         headers[LENGTH] = length
     elif not has_body:
         headers[LENGTH] = "0"
-    values = {"@method": request.method, "@target-uri": url}
-    values.update({name: headers[name] for name in REQUEST_COMPONENTS if name in headers})
-    _, base, seal = _sign(node, values, headers)
-    writer = FrameWriter(seal, node.settings.gateway_max_body_bytes)
     body: bytes | AsyncIterator[bytes]
     try:
+        whole: bytes | None = None
         if not has_body:
-            body = writer.whole(b"")
+            whole = b""
         elif length is not None and length.isdigit() and int(length) <= SMALL:
-            body = writer.whole(await request.body())  # small: framed in one piece
+            whole = await request.body()  # small: sent whole, with a signed digest
+        if whole is not None:
+            headers[FRAMING_HEADER] = WHOLE
+            headers[DIGEST] = httpsig.content_digest(whole)
         else:
-            body = writer.frames(request.stream())
+            headers[FRAMING_HEADER] = FRAMING
+        values = {"@method": request.method, "@target-uri": url}
+        values.update({name: headers[name] for name in REQUEST_COMPONENTS if name in headers})
+        _, base, seal = _sign(node, values, headers)
+        writer = FrameWriter(seal, node.settings.gateway_max_body_bytes)
+        body = writer.plain(whole) if whole is not None else writer.frames(request.stream())
         answer = await _hops(node).request(
             request.method,
             url,
@@ -342,11 +362,12 @@ async def _answer(
 ) -> Response:
     """Check the provider's signed answer and stream it on to our agency's system."""
     key_for = _member_key(node, service.provider)
+    framing = answer.headers.get(FRAMING_HEADER)
     try:
         verified = httpsig.verify_values(
             answer.headers,
             lambda name: str(answer.status) if name == "@status" else None,
-            RESPONSE_COMPONENTS,
+            _required(RESPONSE_COMPONENTS, framing),
             key_for,
             int(time.time()),
             node.settings.signature_max_age_seconds,
@@ -384,22 +405,41 @@ async def _answer(
         record.response_bytes, record.response_sha256 = reader.size, reader.sha256 or None
 
     length = answer.headers.get(LENGTH, "")
-    if not error and status not in NO_BODY_STATUS and length.isdigit() and int(length) <= SMALL:
+    small = length.isdigit() and int(length) <= SMALL
+    if framing == WHOLE or (not error and status not in NO_BODY_STATUS and small):
         # Small: read and checked whole, before anything is sent on.
         try:
-            data = reader.whole(await answer.read(most_framed(int(length))))
-        except (BodyRefused, hops.HopError) as exc:
+            if framing == WHOLE:
+                claimed = httpsig.claimed_sha256(answer.headers[DIGEST])
+                data = reader.plain(await answer.read(WHOLE_LIMIT), claimed)
+            else:
+                data = reader.whole(await answer.read(most_framed(int(length))))
+        except (BodyRefused, httpsig.SignatureRefused, hops.HopError) as exc:
             raise xroad.GatewayError(
                 xroad.INCONSISTENT, f"the answer of {service.provider}'s node was refused: {exc}"
             ) from None
-        if len(data) != int(length):
+        fill()
+        if error:
+            record.message = data[:500].decode(errors="replace")
+            await finish()
+            parsed = xroad.GatewayError.parse(error, status, data)
+            return _error_response(parsed, {**answer_headers, "X-Road-Request-Hash": expected})
+        if status in NO_BODY_STATUS:
+            await finish()
+            headers.pop("Content-Length", None)
+            return Response(status_code=status, headers=headers)
+        if not small or len(data) != int(length):
             raise xroad.GatewayError(
                 xroad.INCONSISTENT,
                 f"the answer of {service.provider}'s node is not the length it signed",
             )
-        fill()
         await finish()
         return Response(data, status_code=status, headers=headers)
+    if framing != FRAMING:
+        raise xroad.GatewayError(
+            xroad.INCONSISTENT,
+            f"the answer of {service.provider}'s node has an unknown body framing {framing!r}",
+        )
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -482,7 +522,7 @@ async def provide(request: Request) -> Response:
                 node,
                 headers,
                 lambda name: {"@method": request.method, "@target-uri": target}.get(name),
-                REQUEST_COMPONENTS,
+                _required(REQUEST_COMPONENTS, headers.get(FRAMING_HEADER)),
             )
         except JembatanError as exc:
             raise xroad.GatewayError(xroad.SERVER_SIGNATURE, exc.detail) from None
@@ -499,9 +539,9 @@ async def provide(request: Request) -> Response:
         if reader is not None and verified is not None:
             try:
                 if not reader.complete:
-                    await _collect(reader.data(stream), 0)
+                    await _drain(reader, stream, headers)
                 request_hash_value = _hash_of(verified, reader)
-            except (BodyRefused, ClientDisconnect):
+            except (BodyRefused, ClientDisconnect, xroad.GatewayError):
                 pass
         record.request_hash = request_hash_value or None
         claimed = record.request_id
@@ -555,9 +595,23 @@ async def _signed(
     headers[STATUS] = str(status)
     headers[xroad.REQUEST_ID] = request_id or record.request_id
     headers[xroad.REQUEST_HASH] = request_hash_value or "-"
-    headers[FRAMING_HEADER] = FRAMING
     if record.agreement_id:
         headers[AGREEMENT] = record.agreement_id
+    whole: bytes | None = None
+    if small:
+        try:
+            whole = content if isinstance(content, bytes) else await content.read()
+        except hops.HopError as exc:
+            raise xroad.GatewayError(
+                xroad.SERVICE_FAILED, f"the service's answer broke off: {exc}"
+            ) from None
+        finally:
+            if close is not None:
+                await close()
+        headers[FRAMING_HEADER] = WHOLE
+        headers[DIGEST] = httpsig.content_digest(whole)
+    else:
+        headers[FRAMING_HEADER] = FRAMING
     values = {"@status": "200"}
     values.update({name: headers[name] for name in RESPONSE_COMPONENTS if name in headers})
     _, _, seal = _sign(node, values, headers)
@@ -566,16 +620,8 @@ async def _signed(
     def fill() -> None:
         record.response_bytes, record.response_sha256 = writer.size, writer.sha256 or None
 
-    if small:
-        try:
-            whole = writer.whole(content if isinstance(content, bytes) else await content.read())
-        except hops.HopError as exc:
-            raise xroad.GatewayError(
-                xroad.SERVICE_FAILED, f"the service's answer broke off: {exc}"
-            ) from None
-        finally:
-            if close is not None:
-                await close()
+    if whole is not None:
+        writer.plain(whole)
         fill()
         await finish()
         return Response(whole, status_code=200, headers=headers)
@@ -628,7 +674,7 @@ async def _provide(
         )
     sub = service.subsystem.subsystem
     if service.code in xroad.METADATA and rest in ("", "/"):
-        await _collect(reader.data(stream), 0)
+        await _drain(reader, stream, request.headers)
         return await _metadata(node, request, record, finish, verified, reader, client, sub)
     view = services.find_for_call(node, sub, service.code)
     if view is None:
@@ -644,14 +690,8 @@ async def _provide(
     length = request.headers.get(LENGTH)
     if length is not None:
         out["content-length"] = length
-    content: bytes | AsyncIterator[bytes] | None = None
     try:
-        if length == "0":
-            await _collect(reader.data(stream), 0)
-        elif length is not None and length.isdigit() and int(length) <= SMALL:
-            content = await _small(reader, stream, int(length))  # checked whole, then sent
-        else:
-            content = reader.data(stream)
+        content = await _body(reader, stream, request.headers)
         try:
             answer = await _call_service(node, request.method, url, out, content, view)
         except hops.ConnectionLost as exc:
@@ -702,6 +742,54 @@ async def _provide(
         answer.aclose,
         small=length.isdigit() and int(length) <= SMALL,
     )
+
+
+async def _body(
+    reader: FrameReader, stream: AsyncIterator[bytes], headers: Mapping[str, str]
+) -> bytes | AsyncIterator[bytes] | None:
+    """The request's body for the service: none, whole and checked, or unframed as it
+    streams in."""
+    framing, length = headers.get(FRAMING_HEADER), headers.get(LENGTH)
+    if framing == WHOLE:
+        content = await _whole(reader, stream, headers.get(DIGEST, ""))
+        if length != str(len(content)):
+            raise xroad.GatewayError(
+                xroad.SERVER_INVALID_REQUEST,
+                f"the body is {len(content)} bytes, not the {length} its header declares",
+            )
+        return content or None
+    if framing != FRAMING:
+        raise xroad.GatewayError(xroad.SERVER_INVALID_REQUEST, f"unknown body framing {framing!r}")
+    if length == "0":
+        await _collect(reader.data(stream), 0)
+        return None
+    if length is not None and length.isdigit() and int(length) <= SMALL:
+        return await _small(reader, stream, int(length))  # checked whole, then sent
+    return reader.data(stream)
+
+
+async def _drain(
+    reader: FrameReader, stream: AsyncIterator[bytes], headers: Mapping[str, str]
+) -> None:
+    """Read the request's body to its end (for its hash), when nobody else will."""
+    content = await _body(reader, stream, headers)
+    if content is not None and not isinstance(content, bytes):
+        await _collect(content, 0)
+
+
+async def _whole(reader: FrameReader, stream: AsyncIterator[bytes], digest: str) -> bytes:
+    """A body sent whole: at most WHOLE_LIMIT bytes, matching its signed digest."""
+    parts, size = [], 0
+    async for chunk in stream:
+        size += len(chunk)
+        if size > WHOLE_LIMIT:
+            raise BodyRefused(f"a body sent whole is larger than {WHOLE_LIMIT} bytes")
+        parts.append(chunk)
+    try:
+        claimed = httpsig.claimed_sha256(digest)
+    except httpsig.SignatureRefused as exc:
+        raise BodyRefused(str(exc)) from None
+    return reader.plain(b"".join(parts), claimed)
 
 
 async def _small(reader: FrameReader, stream: AsyncIterator[bytes], length: int) -> bytes:
