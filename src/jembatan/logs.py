@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -18,11 +19,17 @@ _TOKEN_TEXT = re.compile(r"jbt_[a-z2-7]{16}_[A-Za-z0-9_-]{20,}")
 REDACTED = "[redacted]"
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_secret(key: str) -> bool:
+    """Keys repeat from line to line: each is looked at once."""
+    return _SECRET_KEYS.search(key) is not None
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _TOKEN_TEXT.sub("jbt_" + REDACTED, value)
+        return _TOKEN_TEXT.sub("jbt_" + REDACTED, value) if "jbt_" in value else value
     if isinstance(value, dict):
-        return {k: REDACTED if _SECRET_KEYS.search(str(k)) else _scrub(v) for k, v in value.items()}
+        return {k: REDACTED if _is_secret(str(k)) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     return value
@@ -32,7 +39,7 @@ def redact_secrets(
     _logger: Any, _name: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key in list(event):
-        if key != "event" and _SECRET_KEYS.search(key):
+        if key != "event" and _is_secret(key):
             event[key] = REDACTED
         else:
             event[key] = _scrub(event[key])
