@@ -94,7 +94,6 @@ def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JEMBATAN_")}
     env["JEMBATAN_KEY_PASSPHRASE"] = PASSPHRASE
     env["JEMBATAN_LOG_FORMAT"] = "json"
-    env["JEMBATAN_LOG_LEVEL"] = os.environ.get("XLOGLEVEL", "info")
     return env
 
 
