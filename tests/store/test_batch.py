@@ -84,3 +84,33 @@ def test_a_busy_database_does_not_stop_the_event_loop(node: Node) -> None:
     assert ticks >= 20  # the loop kept turning while the write waited
     assert results == [True, True]
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.skipif(bool(POSTGRES), reason="SQLite's write-ahead log")
+def test_commits_on_the_loop_leave_the_checkpoint_to_a_thread(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the loop commits stays in the write-ahead log until the checkpoint thread
+    copies it into the database file (read here without the log)."""
+    monkeypatch.setattr(Batcher, "CHECKPOINT_EVERY", 2)
+    path = node.engine.url.database
+    assert path
+
+    def in_file(name: str) -> bool:
+        file_only = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        try:
+            found = file_only.execute("SELECT 1 FROM seen_nonces WHERE nonce = ?", (name,))
+            return found.fetchone() is not None
+        finally:
+            file_only.close()
+
+    with node.engine.connect() as conn:  # start from a log copied in full
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    asyncio.run(_write_all(node, ["wal-1"]))
+    assert not in_file("wal-1")  # committed, in the log only
+    asyncio.run(_write_all(node, ["wal-2"]))  # the second commit calls the checkpoint
+    deadline = time.monotonic() + 10
+    while not in_file("wal-2") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert in_file("wal-1")
+    assert in_file("wal-2")

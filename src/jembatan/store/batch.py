@@ -15,7 +15,8 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine
 
-from jembatan.store.db import SQLITE_BUSY_MS
+from jembatan.logs import get_logger
+from jembatan.store.db import SQLITE_BUSY_MS, SQLITE_CHECKPOINT_PAGES
 from jembatan.store.driver import Writes
 
 Item = TypeVar("Item")
@@ -34,6 +35,7 @@ class Node(Protocol):
 Write = Callable[[Writes, list[Any]], list[Any]]
 Entry = tuple[Write, Any, "Future[Any] | asyncio.Future[Any]"]
 _lock = threading.Lock()
+log = get_logger("jembatan.store")
 
 
 class Batcher:
@@ -50,6 +52,9 @@ class Batcher:
     every batch goes to the writer thread: whatever queued up while it was writing."""
 
     LIMIT = 256
+    # SQLite: commits made on the loop leave the write-ahead log to a thread of its own,
+    # which checkpoints it after this many (see _checkpoint).
+    CHECKPOINT_EVERY = 64
 
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -57,6 +62,9 @@ class Batcher:
         self.pending: dict[asyncio.AbstractEventLoop, list[Entry]] = {}
         self.queue: queue.SimpleQueue[Entry] = queue.SimpleQueue()
         self.thread: threading.Thread | None = None
+        self.commits = 0
+        self.checkpoint_due = threading.Event()
+        self.checkpointer: threading.Thread | None = None
 
     @classmethod
     def of(cls, node: Node) -> Batcher:
@@ -102,17 +110,47 @@ class Batcher:
                     later = self._enqueue(write, item)
                     later.add_done_callback(functools.partial(_pass_on, loop, done))
                 continue
+            self._committed()
             for (_, _, done), result in zip(chunk, results, strict=True):
                 _settle(done, result=result)
 
     @contextmanager
     def _without_waiting(self) -> Iterator[Writes]:
+        """A transaction that neither waits for another writer's lock nor checkpoints
+        the write-ahead log as it commits: a checkpoint copies pages into the database
+        and syncs it, milliseconds the loop would stand still."""
         with self._transaction() as w:
             w.cursor.execute("PRAGMA busy_timeout=0")
+            w.cursor.execute("PRAGMA wal_autocheckpoint=0")
             try:
                 yield w
             finally:
                 w.cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+                w.cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
+
+    def _committed(self) -> None:
+        self.commits += 1
+        if self.commits % self.CHECKPOINT_EVERY:
+            return
+        with _lock:
+            if self.checkpointer is None:
+                self.checkpointer = threading.Thread(
+                    target=self._checkpoint, name="jembatan-wal-checkpoint", daemon=True
+                )
+                self.checkpointer.start()
+        self.checkpoint_due.set()
+
+    def _checkpoint(self) -> None:
+        """Copies what the log holds into the database, beside the loop (the GIL is
+        released while SQLite works); PASSIVE: nobody waits for it."""
+        while True:
+            self.checkpoint_due.wait()
+            self.checkpoint_due.clear()
+            try:
+                with self.node.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # the next commit of any connection checkpoints instead
+                log.warning("write-ahead log checkpoint failed", exc_info=True)
 
     @contextmanager
     def _transaction(self) -> Iterator[Writes]:

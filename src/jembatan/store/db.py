@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jembatan.errors import ConfigError, Unavailable
 
 SQLITE_BUSY_MS = 10000  # how long a write waits for another writer's lock
+SQLITE_CHECKPOINT_PAGES = 1000  # SQLite's default: a commit past this log size checkpoints
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
