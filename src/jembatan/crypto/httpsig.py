@@ -16,16 +16,27 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import http_sf
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 LABEL = "sig1"
 TAG = "jembatan"
 REQUIRED = ("@method", "@target-uri", "content-digest")
 CLOCK_SKEW = 30  # seconds a sender's clock may run ahead
+
+
+class SigningKey(Protocol):
+    """An Ed25519 private key: cryptography's, or crypto/ed25519.Signing."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+class VerifyingKey(Protocol):
+    """An Ed25519 public key: raises InvalidSignature when a signature fails."""
+
+    def verify(self, signature: bytes, data: bytes) -> None: ...
 
 
 class SignatureRefused(Exception):
@@ -68,7 +79,7 @@ def sign(
     method: str,
     target_uri: str,
     body: bytes,
-    key: Ed25519PrivateKey,
+    key: SigningKey,
     keyid: str,
     created: int,
     nonce: str | None = None,
@@ -82,7 +93,7 @@ def sign(
 
 def sign_values(
     values: Mapping[str, str],
-    key: Ed25519PrivateKey,
+    key: SigningKey,
     keyid: str,
     created: int,
     nonce: str | None = None,
@@ -115,7 +126,7 @@ def verify(
     target_uri: str,
     headers: Mapping[str, str],
     body: bytes,
-    key_for: Callable[[str, int], Ed25519PublicKey],
+    key_for: Callable[[str, int], VerifyingKey],
     now: int,
     max_age: int,
 ) -> SignedRequest:
@@ -205,7 +216,7 @@ def verify_values(
     headers: Mapping[str, str],
     derived: Callable[[str], str | None],
     required: tuple[str, ...],
-    key_for: Callable[[str, int], Ed25519PublicKey],
+    key_for: Callable[[str, int], VerifyingKey],
     now: int,
     max_age: int,
 ) -> Verified:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from joserfc.jwk import OKPKey
 
+from jembatan.crypto.ed25519 import Signing
 from jembatan.errors import ConfigError, InvalidInput
 
 Use = Literal["sig", "enc"]
@@ -36,6 +37,11 @@ class KeyPair:
     def public_jwk(self) -> dict[str, Any]:
         jwk = dict(self.key.as_dict(private=False))
         return {**jwk, "kid": self.kid, "use": self.use}
+
+    @functools.cached_property
+    def ed25519(self) -> Signing:
+        """The signing key by libsodium, for the signatures made on every call."""
+        return Signing(self.signing_key())
 
     def signing_key(self) -> Ed25519PrivateKey:
         private = self.key.private_key

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
@@ -138,20 +137,20 @@ def _error_response(exc: xroad.GatewayError, headers: dict[str, str] | None = No
     )
 
 
-def _member_key(node: Node, member: str) -> Callable[[str, int], Ed25519PublicKey]:
+def _member_key(node: Node, member: str) -> Callable[[str, int], httpsig.VerifyingKey]:
     lookup = peers.key_lookup(node)
 
-    def key_for(keyid: str, created: int) -> Ed25519PublicKey:
+    def key_for(keyid: str, created: int) -> httpsig.VerifyingKey:
         record = federation(node).key(keyid)
         if record is None or record.member != member:
             raise httpsig.SignatureRefused(f"the key is not one of {member}'s")
-        key: Ed25519PublicKey = lookup(keyid, created)
+        key: httpsig.VerifyingKey = lookup(keyid, created)
         return key
 
     return key_for
 
 
-def _checker(key: Ed25519PublicKey, header_signature: bytes) -> Callable[[bytes, bytes], None]:
+def _checker(key: httpsig.VerifyingKey, header_signature: bytes) -> Callable[[bytes, bytes], None]:
     def check(digest: bytes, signature: bytes) -> None:
         try:
             key.verify(signature, trailer(header_signature, digest))
@@ -167,7 +166,7 @@ def _sign(
     """Sign the components, add the signature headers; the signature, its base and the
     function that signs the body's trailer."""
     signer = node.keys().signer()
-    key = signer.signing_key()
+    key = signer.ed25519
     for name in OPTIONAL_COMPONENTS:
         if name in headers:
             values[name] = headers[name]

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Request
 from sqlalchemy import delete
 from starlette.concurrency import run_in_threadpool
 
 from jembatan.crypto import httpsig
+from jembatan.crypto.ed25519 import verifying
 from jembatan.crypto.keys import raw_public_ed25519
 from jembatan.errors import Unauthenticated, Unavailable
 from jembatan.node.context import Node
@@ -37,7 +37,7 @@ class Peer:
 def key_lookup(node: Node) -> Any:
     view = federation(node)
 
-    def key_for(keyid: str, created: int) -> Ed25519PublicKey:
+    def key_for(keyid: str, created: int) -> httpsig.VerifyingKey:
         record = view.key(keyid)
         if record is None:
             raise httpsig.SignatureRefused("unknown key: not in any trusted directory")
@@ -48,7 +48,7 @@ def key_lookup(node: Node) -> Any:
             raise httpsig.SignatureRefused("the key was revoked")
         if not record.usable_at(moment):
             raise httpsig.SignatureRefused("the key is not valid at the signature's time")
-        return raw_public_ed25519(record.jwk)
+        return verifying(raw_public_ed25519(record.jwk).public_bytes_raw())
 
     return key_for
 
@@ -138,7 +138,7 @@ def send_signed(
 ) -> httpx.Response:
     """Sign and send one request to another node (pooled keep-alive connections)."""
     signer = node.keys().signer()
-    headers = httpsig.sign(method, url, body, signer.signing_key(), signer.kid, int(time.time()))
+    headers = httpsig.sign(method, url, body, signer.ed25519, signer.kid, int(time.time()))
     content: bytes | Iterator[bytes] = body
     if body:
         headers["Content-Type"] = content_type
