@@ -12,6 +12,7 @@ import pytest
 
 from jembatan.node.context import Node
 from jembatan.registry.models import SeenNonce
+from jembatan.store import batch
 from jembatan.store.batch import Batcher
 from jembatan.store.driver import Writes, insert_new
 from jembatan.store.schema import utcnow
@@ -90,9 +91,11 @@ def test_a_busy_database_does_not_stop_the_event_loop(node: Node) -> None:
 def test_commits_on_the_loop_leave_the_checkpoint_to_a_thread(
     node: Node, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What the loop commits stays in the write-ahead log until the checkpoint thread
-    copies it into the database file (read here without the log)."""
-    monkeypatch.setattr(Batcher, "CHECKPOINT_EVERY", 2)
+    """What the loop commits stays in the write-ahead log, even where any commit would
+    checkpoint it, until the checkpoint thread copies it into the database file (read
+    here without the log)."""
+    monkeypatch.setattr(batch, "SQLITE_CHECKPOINT_PAGES", 1)  # elsewhere: every commit
+    monkeypatch.setattr(Batcher, "CHECKPOINT_EVERY", 3)
     path = node.engine.url.database
     assert path
 
@@ -107,10 +110,11 @@ def test_commits_on_the_loop_leave_the_checkpoint_to_a_thread(
     with node.engine.connect() as conn:  # start from a log copied in full
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     asyncio.run(_write_all(node, ["wal-1"]))
+    asyncio.run(_write_all(node, ["wal-2"]))
     assert not in_file("wal-1")  # committed, in the log only
-    asyncio.run(_write_all(node, ["wal-2"]))  # the second commit calls the checkpoint
+    assert not in_file("wal-2")
+    asyncio.run(_write_all(node, ["wal-3"]))  # the third commit calls the checkpoint
     deadline = time.monotonic() + 10
-    while not in_file("wal-2") and time.monotonic() < deadline:
+    while not in_file("wal-3") and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert in_file("wal-1")
-    assert in_file("wal-2")
+    assert all(in_file(name) for name in ("wal-1", "wal-2", "wal-3"))

@@ -103,7 +103,7 @@ class Batcher:
         for start in range(0, len(batch), self.LIMIT):
             chunk = batch[start : start + self.LIMIT]
             try:
-                with self._without_waiting() as w:
+                with self._transaction(on_loop=True) as w:
                     results = _write_all(w, chunk)
             except Exception:  # busy, or a write failed: the writer thread waits and retries
                 for write, item, done in chunk:
@@ -113,20 +113,6 @@ class Batcher:
             self._committed()
             for (_, _, done), result in zip(chunk, results, strict=True):
                 _settle(done, result=result)
-
-    @contextmanager
-    def _without_waiting(self) -> Iterator[Writes]:
-        """A transaction that neither waits for another writer's lock nor checkpoints
-        the write-ahead log as it commits: a checkpoint copies pages into the database
-        and syncs it, milliseconds the loop would stand still."""
-        with self._transaction() as w:
-            w.cursor.execute("PRAGMA busy_timeout=0")
-            w.cursor.execute("PRAGMA wal_autocheckpoint=0")
-            try:
-                yield w
-            finally:
-                w.cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-                w.cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
 
     def _committed(self) -> None:
         self.commits += 1
@@ -153,10 +139,32 @@ class Batcher:
                 log.warning("write-ahead log checkpoint failed", exc_info=True)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Writes]:
-        """Committed when the block ends, rolled back on any error."""
-        with self.node.engine.begin() as conn:
-            yield Writes(conn)
+    def _transaction(self, on_loop: bool = False) -> Iterator[Writes]:
+        """Committed when the block ends, rolled back on any error; on a pooled driver
+        connection (the pool's Connection and Transaction objects cost more than a small
+        batch's writes). On the loop (SQLite), it neither waits for another writer's lock
+        nor checkpoints the write-ahead log as it commits: a checkpoint copies pages into
+        the database and syncs it, milliseconds the loop would stand still (_checkpoint
+        does it beside the loop)."""
+        pooled = self.node.engine.raw_connection()
+        driver = pooled.driver_connection
+        assert driver is not None
+        try:
+            if on_loop:
+                driver.execute("PRAGMA busy_timeout=0")
+                driver.execute("PRAGMA wal_autocheckpoint=0")
+            try:
+                yield Writes(self.node.engine.dialect, driver)
+                pooled.commit()
+            except BaseException:
+                pooled.rollback()
+                raise
+            finally:
+                if on_loop:
+                    driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+                    driver.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
+        finally:
+            pooled.close()
 
     def _run(self) -> None:
         while True:

@@ -44,15 +44,19 @@ class _Compiled:
 class Writes:
     """Statements in the caller's transaction, on its connection's driver cursor."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.dialect = conn.dialect
-        driver = conn.connection.driver_connection
-        assert driver is not None
+    def __init__(self, dialect: Dialect, driver: Any) -> None:
+        self.dialect = dialect
         self.cursor = driver.cursor()
 
     @classmethod
+    def on(cls, conn: Connection) -> Writes:
+        """In the connection's transaction."""
+        return cls(conn.dialect, conn.connection.driver_connection)
+
+    @classmethod
     def of(cls, s: Session) -> Writes:
-        return cls(s.connection())
+        """In the session's transaction."""
+        return cls.on(s.connection())
 
     def execute(self, statement: ClauseElement, row: Row) -> Any:
         """One execution; the driver's cursor, to read a row count or returned rows."""
