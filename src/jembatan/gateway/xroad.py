@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ HOP_BY_HOP = frozenset(
 PRIVATE = frozenset({"authorization", "cookie", "signature", "signature-input", "content-digest"})
 
 
+@functools.lru_cache(maxsize=4096)  # header names repeat from call to call
 def passes(name: str) -> bool:
     """Whether an end-to-end header travels on to the other side."""
     lower = name.lower()
@@ -61,6 +63,7 @@ def passes(name: str) -> bool:
 GATEWAY_SET = frozenset({CLIENT, SERVICE, ID, REQUEST_ID, REQUEST_HASH, ERROR})
 
 
+@functools.lru_cache(maxsize=4096)
 def passes_back(name: str) -> bool:
     """Whether a header of an answer travels on (the gateway's own are set afresh)."""
     return passes(name) and name.lower() not in GATEWAY_SET
@@ -170,6 +173,7 @@ def parse_client(header: str | None) -> SubsystemId:
     return SubsystemId.parse("/".join(unquote(p, errors="strict") for p in parts))
 
 
+@functools.lru_cache(maxsize=1024)
 def encode_subsystem(subsystem: SubsystemId) -> str:
     m = subsystem.member
     parts = (m.instance, m.member_class, m.code, subsystem.subsystem)

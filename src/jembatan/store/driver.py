@@ -8,6 +8,7 @@ the writes themselves (docs/performance.md)."""
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -23,7 +24,7 @@ Row = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
-class _Compiled:
+class _Compiled:  # not slotted: its cached properties live in its __dict__
     sql: str
     positional: bool
     # In the statement's order: name, bind processing, and where the value comes from
@@ -31,14 +32,34 @@ class _Compiled:
     # the column's Python-side default.
     binds: tuple[tuple[str, Callable[[Any], Any] | None, Callable[[], Any] | None], ...]
 
+    @functools.cached_property
+    def _names(self) -> tuple[str, ...]:
+        return tuple(name for name, _, _ in self.binds)
+
+    @functools.cached_property
+    def _processed(self) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        return tuple((i, process) for i, (_, process, _) in enumerate(self.binds) if process)
+
+    @functools.cached_property
+    def _from_row(self) -> Callable[[Row], list[Any]] | None:
+        """When the row gives every value: one C call takes them all (a batch's rows
+        are many)."""
+        if any(otherwise for _, _, otherwise in self.binds) or len(self.binds) < 2:
+            return None
+        take = operator.itemgetter(*self._names)
+        return lambda row: list(take(row))
+
     def params(self, row: Row) -> tuple[Any, ...] | dict[str, Any]:
-        values = []
-        for name, process, otherwise in self.binds:
-            value = row[name] if otherwise is None else otherwise()
-            values.append((name, value if process is None else process(value)))
+        from_row = self._from_row
+        if from_row is not None:
+            values = from_row(row)
+        else:
+            values = [row[n] if o is None else o() for n, _, o in self.binds]
+        for i, process in self._processed:
+            values[i] = process(values[i])
         if self.positional:
-            return tuple(value for _, value in values)
-        return dict(values)
+            return tuple(values)
+        return dict(zip(self._names, values, strict=True))
 
 
 class Writes:
