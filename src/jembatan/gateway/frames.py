@@ -1,7 +1,8 @@
-"""Bodies between the two nodes: streamed in length-prefixed frames and closed by a
+"""Bodies between the two nodes. A stream goes in length-prefixed frames closed by a
 trailer that carries the body's SHA-256, signed together with the message's header
-signature. Neither node buffers or spools a body, and nothing reaches the other side
-as complete before its trailer verifies (the last piece is held back until then)."""
+signature: neither node buffers or spools it, and nothing reaches the other side as
+complete before its trailer verifies (the last piece is held back until then). A body
+known whole when the message is signed goes as it is, its digest in the signed headers."""
 
 from __future__ import annotations
 
@@ -49,16 +50,6 @@ class FrameWriter:
         self.sha512 = b""
         self._hash = hashlib.sha256()
         self._hash512 = hashlib.sha512()
-
-    def whole(self, data: bytes) -> bytes:
-        """A body known whole, framed at once: what `frames` yields, joined."""
-        if self.limit is not None and len(data) > self.limit:
-            raise BodyTooLarge(f"the body is larger than {self.limit} bytes")
-        self.size = len(data)
-        digest = hashlib.sha256(data).digest()
-        self.sha256, self.sha512 = digest.hex(), hashlib.sha512(data).digest()
-        framed = _LENGTH.pack(len(data)) + data if data else b""
-        return framed + _LENGTH.pack(0) + digest + self.sign(digest)
 
     def plain(self, data: bytes) -> bytes:
         """A body sent whole (framing WHOLE): only its digests are taken."""
