@@ -326,3 +326,58 @@ def test_an_answer_bound_to_another_request_is_refused(setup: Setup) -> None:
             assert refused in caught.value.message
         else:
             assert asyncio.run(attempt()).body == b"{}"
+
+
+@pytest.mark.parametrize(
+    ("size", "declared", "refused"),
+    [
+        (300 * 1024, None, None),  # more than the reference sends whole, within the limit
+        (10, "11", "is not the length it signed"),
+        (1024 * 1024 + 1, None, "was refused: the body is larger than 1048576 bytes"),
+    ],
+    ids=["300 KiB", "other length", "over 1 MiB"],
+)
+def test_a_whole_answer_is_taken_up_to_its_limit(
+    setup: Setup, size: int, declared: str | None, refused: str | None
+) -> None:
+    idn, mys = setup.idn, setup.mys
+    request_base = b'"@method": GET\n"@signature-params": ("@method");created=1'
+    data = b"x" * size
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    headers = {
+        "jembatan-status": "200",
+        "x-road-request-id": "req-2",
+        "x-road-request-hash": proxy.request_hash(request_base, None),
+        "jembatan-body-framing": "whole",
+        "jembatan-body-length": declared or str(size),
+        "content-digest": f"sha-256=:{digest}:",
+    }
+    values = {"@status": "200", **{k: headers[k] for k in proxy.RESPONSE_COMPONENTS[1:]}}
+    proxy._sign(idn, values, headers)
+    answer = cast(hops.Answer, _Answer(200, {k.lower(): v for k, v in headers.items()}, data))
+    record = services.CallRecord(
+        "consumer", "req-2", "x-2", "ASEAN/GOV/MYS/portal", "", "GET", "", utcnow()
+    )
+
+    async def nothing() -> None:
+        return None
+
+    async def attempt() -> Any:
+        return await proxy._answer(
+            mys,
+            record,
+            nothing,
+            {},
+            answer,
+            xroad.ServiceId(SubsystemId.parse("ASEAN/GOV/IDN/health"), "echo"),
+            request_base,
+            FrameWriter(lambda digest: b""),
+        )
+
+    if refused:
+        with pytest.raises(xroad.GatewayError) as caught:
+            asyncio.run(attempt())
+        assert caught.value.type == "Server.ClientProxy.InconsistentResponse"
+        assert refused in caught.value.message
+    else:
+        assert asyncio.run(attempt()).body == data

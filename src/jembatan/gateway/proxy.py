@@ -427,7 +427,7 @@ async def _answer(
             await finish()
             headers.pop("Content-Length", None)
             return Response(status_code=status, headers=headers)
-        if not small or len(data) != int(length):
+        if length != str(len(data)):
             raise xroad.GatewayError(
                 xroad.INCONSISTENT,
                 f"the answer of {service.provider}'s node is not the length it signed",
@@ -608,6 +608,7 @@ async def _signed(
             if close is not None:
                 await close()
         headers[FRAMING_HEADER] = WHOLE
+        headers.setdefault(LENGTH, str(len(whole)))  # refusals and HEAD answers too
         headers[DIGEST] = httpsig.content_digest(whole)
     else:
         headers[FRAMING_HEADER] = FRAMING
