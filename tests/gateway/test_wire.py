@@ -267,22 +267,78 @@ def test_a_request_id_is_served_once_even_signed_anew(setup: Setup) -> None:
     ]
 
 
+REQUEST_BASE = b'"@method": GET\n"@signature-params": ("@method");created=1'
+
+
+def _check_taken(
+    setup: Setup,
+    headers: dict[str, str],
+    data: bytes,
+    refused: str | None,
+    tampered: bool = False,
+) -> None:
+    """The consumer's node takes the provider node's answer to its request of
+    REQUEST_BASE (signed here with IDN's key): passed on with its data, or refused as
+    InconsistentResponse with the given words."""
+    values = {"@status": "200", **{k: headers[k] for k in proxy.RESPONSE_COMPONENTS[1:]}}
+    signature, _, _ = proxy._sign(setup.idn, values, headers)
+    body = data
+    if headers["jembatan-body-framing"] == "jb-frames/1":
+        body = _framed(data, signature, setup.idn.keys().signer().signing_key())
+    if tampered:  # one byte of the data changed on its way
+        at = body.index(data)
+        body = body[:at] + bytes([body[at] ^ 1]) + body[at + 1 :]
+    lowered = {k.lower(): v for k, v in headers.items()}  # as hops gives them
+    answer = cast(hops.Answer, _Answer(200, lowered, body))
+    record = services.CallRecord(
+        "consumer",
+        headers["x-road-request-id"],
+        "x-1",
+        "ASEAN/GOV/MYS/portal",
+        "",
+        "GET",
+        "",
+        utcnow(),
+    )
+
+    async def nothing() -> None:
+        return None
+
+    async def attempt() -> Any:
+        return await proxy._answer(
+            setup.mys,
+            record,
+            nothing,
+            {},
+            answer,
+            xroad.ServiceId(SubsystemId.parse("ASEAN/GOV/IDN/health"), "echo"),
+            REQUEST_BASE,
+            FrameWriter(lambda digest: b""),
+        )
+
+    if refused:
+        with pytest.raises(xroad.GatewayError) as caught:
+            asyncio.run(attempt())
+        assert caught.value.type == "Server.ClientProxy.InconsistentResponse"
+        assert refused in caught.value.message
+    else:
+        assert asyncio.run(attempt()).body == data
+
+
+def _digest(data: bytes) -> str:
+    return "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
+
+
 def test_an_answer_bound_to_another_request_is_refused(setup: Setup) -> None:
     """The consumer's node recomputes X-Road-Request-Hash: a properly signed answer of the
     provider's node that was made for another request (replayed, or swapped in transit)
     does not reach the agency's system; nor does one whose body was changed."""
-    idn, mys = setup.idn, setup.mys
-    request_base = b'"@method": GET\n"@signature-params": ("@method");created=1'
-    writer = FrameWriter(lambda digest: b"")
-    record = services.CallRecord(
-        "consumer", "req-1", "x-1", "ASEAN/GOV/MYS/portal", "", "GET", "", utcnow()
-    )
     cases = (
-        (request_base, False, False, None),
+        (REQUEST_BASE, False, False, None),
         (b"another request", False, False, "bound to another request"),
-        (request_base, False, True, "IDN's node was refused: the body does not match the digest"),
-        (request_base, True, False, None),
-        (request_base, True, True, "was refused: the body does not match its Content-Digest"),
+        (REQUEST_BASE, False, True, "IDN's node was refused: the body does not match the digest"),
+        (REQUEST_BASE, True, False, None),
+        (REQUEST_BASE, True, True, "was refused: the body does not match its Content-Digest"),
     )
     for bound_to, whole, tampered, refused in cases:
         headers = {
@@ -294,38 +350,8 @@ def test_an_answer_bound_to_another_request_is_refused(setup: Setup) -> None:
             "jembatan-body-length": "2",
         }
         if whole:
-            digest = base64.b64encode(hashlib.sha256(b"{}").digest()).decode()
-            headers["content-digest"] = f"sha-256=:{digest}:"
-        values = {"@status": "200", **{k: headers[k] for k in proxy.RESPONSE_COMPONENTS[1:]}}
-        signature, _, _ = proxy._sign(idn, values, headers)
-        body = b"{}" if whole else _framed(b"{}", signature, idn.keys().signer().signing_key())
-        if tampered:
-            body = body.replace(b"{}", b"[]", 1)
-        lowered = {k.lower(): v for k, v in headers.items()}  # as hops gives them
-        answer = cast(hops.Answer, _Answer(200, lowered, body))
-
-        async def nothing() -> None:
-            return None
-
-        async def attempt(answer: hops.Answer = answer) -> Any:
-            return await proxy._answer(
-                mys,
-                record,
-                nothing,
-                {},
-                answer,
-                xroad.ServiceId(SubsystemId.parse("ASEAN/GOV/IDN/health"), "echo"),
-                request_base,
-                writer,
-            )
-
-        if refused:
-            with pytest.raises(xroad.GatewayError) as caught:
-                asyncio.run(attempt())
-            assert caught.value.type == "Server.ClientProxy.InconsistentResponse"
-            assert refused in caught.value.message
-        else:
-            assert asyncio.run(attempt()).body == b"{}"
+            headers["content-digest"] = _digest(b"{}")
+        _check_taken(setup, headers, b"{}", refused, tampered)
 
 
 @pytest.mark.parametrize(
@@ -340,44 +366,13 @@ def test_an_answer_bound_to_another_request_is_refused(setup: Setup) -> None:
 def test_a_whole_answer_is_taken_up_to_its_limit(
     setup: Setup, size: int, declared: str | None, refused: str | None
 ) -> None:
-    idn, mys = setup.idn, setup.mys
-    request_base = b'"@method": GET\n"@signature-params": ("@method");created=1'
     data = b"x" * size
-    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
     headers = {
         "jembatan-status": "200",
         "x-road-request-id": "req-2",
-        "x-road-request-hash": proxy.request_hash(request_base, None),
+        "x-road-request-hash": proxy.request_hash(REQUEST_BASE, None),
         "jembatan-body-framing": "whole",
         "jembatan-body-length": declared or str(size),
-        "content-digest": f"sha-256=:{digest}:",
+        "content-digest": _digest(data),
     }
-    values = {"@status": "200", **{k: headers[k] for k in proxy.RESPONSE_COMPONENTS[1:]}}
-    proxy._sign(idn, values, headers)
-    answer = cast(hops.Answer, _Answer(200, {k.lower(): v for k, v in headers.items()}, data))
-    record = services.CallRecord(
-        "consumer", "req-2", "x-2", "ASEAN/GOV/MYS/portal", "", "GET", "", utcnow()
-    )
-
-    async def nothing() -> None:
-        return None
-
-    async def attempt() -> Any:
-        return await proxy._answer(
-            mys,
-            record,
-            nothing,
-            {},
-            answer,
-            xroad.ServiceId(SubsystemId.parse("ASEAN/GOV/IDN/health"), "echo"),
-            request_base,
-            FrameWriter(lambda digest: b""),
-        )
-
-    if refused:
-        with pytest.raises(xroad.GatewayError) as caught:
-            asyncio.run(attempt())
-        assert caught.value.type == "Server.ClientProxy.InconsistentResponse"
-        assert refused in caught.value.message
-    else:
-        assert asyncio.run(attempt()).body == data
+    _check_taken(setup, headers, data, refused)
