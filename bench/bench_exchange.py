@@ -26,6 +26,7 @@ from jembatan.config import load_settings
 from jembatan.crypto import keys
 from jembatan.crypto.keys import public_key
 from jembatan.exchange import envelope, services
+from jembatan.identifiers import uuid7
 from jembatan.node.context import Node
 
 PAYLOAD = os.urandom(1024)
@@ -40,7 +41,7 @@ def _ceiling(seconds: float = 3.0) -> float:
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         letter = envelope.Letter(
-            envelope.uuid7(),
+            uuid7(),
             "c",
             "B/G/A",
             ("B/G/B",),

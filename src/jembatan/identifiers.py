@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
+import uuid
 from dataclasses import dataclass
 
 from jembatan.errors import InvalidInput
 
 # X-Road's identifier alphabet; case-sensitive.
 _PART = re.compile(r"^[A-Za-z0-9'()+,\-.=?]{1,255}$")
+
+
+def uuid7() -> str:
+    """RFC 9562 UUIDv7: 48-bit Unix milliseconds, then random bits (sortable by
+    time: rows keyed by them are added at the end of their indexes, not all over)."""
+    ms = time.time_ns() // 1_000_000
+    raw = bytearray(ms.to_bytes(6, "big") + os.urandom(10))
+    raw[6] = (raw[6] & 0x0F) | 0x70
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(raw)))
 
 
 def _parts(text: str, count: int, kind: str, form: str) -> list[str]:

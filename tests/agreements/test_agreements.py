@@ -16,8 +16,9 @@ from jembatan.agreements import retention, rules
 from jembatan.agreements import services as agreements
 from jembatan.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jembatan.exchange import delivery, services
-from jembatan.exchange.envelope import Letter, seal, uuid7
+from jembatan.exchange.envelope import Letter, seal
 from jembatan.exchange.models import Delivery, Message
+from jembatan.identifiers import uuid7
 from jembatan.ledger import services as ledger
 from jembatan.node.context import Node
 from jembatan.registry.membership import federation

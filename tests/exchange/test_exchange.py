@@ -13,8 +13,9 @@ from sqlalchemy import func, select, update
 
 from jembatan.agreements import services as agreements
 from jembatan.exchange import delivery, services
-from jembatan.exchange.envelope import Letter, seal, uuid7
+from jembatan.exchange.envelope import Letter, seal
 from jembatan.exchange.models import Delivery, Message
+from jembatan.identifiers import uuid7
 from jembatan.node.context import Node
 from jembatan.registry import authority, membership
 from jembatan.registry.peers import send_signed

@@ -21,7 +21,7 @@ from jembatan.crypto import jws
 from jembatan.crypto.canonical import canonical_json
 from jembatan.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jembatan.exchange import services as exchange
-from jembatan.exchange.envelope import uuid7
+from jembatan.identifiers import uuid7
 from jembatan.node.context import Node
 from jembatan.registry.directory import stamp
 from jembatan.registry.membership import federation

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
-import uuid
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,15 +57,6 @@ _INCOMPRESSIBLE = (
     "application/x-7z",
     "application/zstd",
 )
-
-
-def uuid7() -> str:
-    """RFC 9562 UUIDv7: 48-bit Unix milliseconds, then random bits (sortable by time)."""
-    ms = time.time_ns() // 1_000_000
-    raw = bytearray(ms.to_bytes(6, "big") + os.urandom(10))
-    raw[6] = (raw[6] & 0x0F) | 0x70
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(raw)))
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,9 @@ from jembatan.exchange.envelope import (
     inspect,
     open_envelope,
     seal,
-    uuid7,
 )
 from jembatan.exchange.models import Delivery, Message
-from jembatan.identifiers import MemberId
+from jembatan.identifiers import MemberId, uuid7
 from jembatan.ledger.entries import (
     AGREEMENT_REFUSED,
     MESSAGE_RECEIVED,

@@ -16,6 +16,7 @@ from jembatan.crypto import age
 from jembatan.crypto.canonical import canonical_json
 from jembatan.errors import Conflict, Forbidden, InvalidInput
 from jembatan.exchange.models import Message, Transfer
+from jembatan.identifiers import uuid7
 from jembatan.node.context import Node
 from jembatan.registry.peers import send_signed
 from jembatan.store.blobs import Blob
@@ -78,8 +79,6 @@ def seal_stream(
     filename: str | None,
 ) -> tuple[Manifest, Blob]:
     """Encrypt a stream to the recipients (and ourselves) into the blob store."""
-    from jembatan.exchange.envelope import uuid7
-
     tmp = node.blobs.temp_path(f"out-{uuid7()}.age")
     try:
         with tmp.open("wb") as out:

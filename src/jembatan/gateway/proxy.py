@@ -9,7 +9,6 @@ import base64
 import hashlib
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -34,7 +33,7 @@ from jembatan.gateway.frames import (
     most_framed,
 )
 from jembatan.gateway.frames import trailer_message as trailer
-from jembatan.identifiers import SubsystemId
+from jembatan.identifiers import SubsystemId, uuid7
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.registry import peers
@@ -206,9 +205,9 @@ async def consume(request: Request) -> Response:
     """`{METHOD} /r1/{service}/{path}` from one of our agencies' systems."""
     node: Node = request.app.state.node
     t0 = time.perf_counter()
-    request_id = str(uuid.uuid4())
+    request_id = uuid7()
     instance = node.member_id.split("/", 1)[0]
-    xroad_id = request.headers.get(xroad.ID) or f"{instance}-{uuid.uuid4()}"
+    xroad_id = request.headers.get(xroad.ID) or f"{instance}-{uuid7()}"
     record = services.CallRecord(
         role="consumer",
         request_id=request_id,
@@ -501,7 +500,7 @@ async def provide(request: Request) -> Response:
     headers = request.headers
     record = services.CallRecord(
         role="provider",
-        request_id=headers.get(xroad.REQUEST_ID, "")[:64] or str(uuid.uuid4()),
+        request_id=headers.get(xroad.REQUEST_ID, "")[:64] or uuid7(),
         xroad_id=headers.get(xroad.ID, ""),
         client=headers.get(xroad.CLIENT, "")[:800],
         service="",
@@ -545,7 +544,7 @@ async def provide(request: Request) -> Response:
         record.request_hash = request_hash_value or None
         claimed = record.request_id
         if verified is None:  # the claimed request id is not ours to log under
-            record.request_id = str(uuid.uuid4())
+            record.request_id = uuid7()
         return await _signed(
             node,
             record,

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from jembatan.agreements import rules
 from jembatan.errors import Forbidden, InvalidInput, JembatanError, NotFound
 from jembatan.exchange import services as exchange
-from jembatan.exchange.envelope import TLP, check_classification, uuid7
+from jembatan.exchange.envelope import TLP, check_classification
 from jembatan.exchange.models import Message
 from jembatan.health import cases, codes, detect, reports, weeks
 from jembatan.health.models import Count, Report, Signal
+from jembatan.identifiers import uuid7
 from jembatan.ledger.entries import Event, record
 from jembatan.logs import get_logger
 from jembatan.node.context import Node

@@ -41,7 +41,11 @@ def open_engine(url: str) -> Engine:
         # Connections are kept, not opened per burst: each new one costs a connect and the
         # pragmas below (the gateway's concurrent calls showed it).
         engine = create_engine(
-            parsed, connect_args={"check_same_thread": False}, pool_size=20, max_overflow=20
+            parsed,
+            connect_args={"check_same_thread": False},
+            pool_size=20,
+            max_overflow=20,
+            pool_use_lifo=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from jembatan.errors import InvalidInput
-from jembatan.exchange.envelope import uuid7
+from jembatan.identifiers import uuid7
 from jembatan.node.context import Node
 from jembatan.web.security import ApiCaller, node_of, require_scope
 from jembatan.workspaces import export, notify, services

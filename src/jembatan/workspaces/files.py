@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from jembatan.crypto import age
 from jembatan.errors import InvalidInput, NotFound
 from jembatan.exchange import transfer
-from jembatan.exchange.envelope import uuid7
+from jembatan.identifiers import uuid7
 from jembatan.node.context import Node
 from jembatan.store.driver import insert_ignoring
 from jembatan.workspaces.extract import extract_text

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from jembatan.accounts.models import User
 from jembatan.crypto.secretbox import SecretBox
 from jembatan.errors import Forbidden, InvalidInput, NotFound
-from jembatan.exchange.envelope import uuid7
+from jembatan.identifiers import uuid7
 from jembatan.logs import get_logger
 from jembatan.node.context import Node
 from jembatan.store.schema import utcnow
